@@ -1,0 +1,35 @@
+# Recording — the few commands a developer needs. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11+ is required (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Build .venv/ with the service and its test tools
+
+run: $(STAMP) ## Serve on 127.0.0.1:8000 (embedded PostgreSQL when DATABASE_URL is unset)
+	$(BIN)/clone-recording serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP) ## Run the test suite against a fresh database
+	$(BIN)/pytest
+
+check: $(STAMP) ## Lint and type-check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean: ## Remove the virtualenv and the embedded database
+	rm -rf $(VENV) .data

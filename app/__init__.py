@@ -1,0 +1,1 @@
+"""Recording: the ingest service for coding-session events."""

@@ -1,0 +1,67 @@
+"""Batch ingest and event detail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+
+from app import body, ingest, metrics
+from app.api import API_PREFIX, OrjsonResponse
+from app.deps import ConnDep, CurrentUser, ResourcesDep, SettingsDep
+from app.errors import NotFound
+from app.openapi import INGEST_REQUEST_BODY
+from app.repository import events as events_repo
+from app.schemas import EventDetail, IngestResult, error_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["events"])
+
+
+async def read_batch_body(request: Request, settings: SettingsDep) -> bytes:
+    """Read (and gunzip) the body before a database connection is taken."""
+    body.check_content_type(request.headers.get("content-type"))
+    return await body.read_body(
+        request.stream(),
+        content_encoding=request.headers.get("content-encoding"),
+        limit=settings.max_body_bytes,
+    )
+
+
+@router.post(
+    "/events/",
+    status_code=201,
+    response_model=IngestResult,
+    responses={
+        200: {
+            "model": IngestResult,
+            "description": "Nothing new was stored (all duplicates or invalid).",
+        },
+        201: {"description": "At least one event was newly stored."},
+        **error_responses(400, 401, 413, 415, 503),
+    },
+    openapi_extra={"requestBody": INGEST_REQUEST_BODY},
+)
+async def post_events(
+    raw: Annotated[bytes, Depends(read_batch_body)],
+    conn: ConnDep,
+    user_id: CurrentUser,
+    resources: ResourcesDep,
+) -> Any:
+    """Ingest a batch of 1–1000 events: each is validated on its own and stored once by id."""
+    items = body.parse_batch(raw, max_items=resources.settings.max_batch_items)
+    result = await ingest.ingest_batch(conn, user_id, items, resources.validator)
+    metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
+    return OrjsonResponse(result.as_dict(), status_code=201 if result.accepted else 200)
+
+
+@router.get(
+    "/events/{event_id}/", response_model=EventDetail, responses=error_responses(401, 404, 503)
+)
+async def get_event(event_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
+    """One event with its full payload, exactly as ingested."""
+    row = await events_repo.get_event(conn, event_id, user_id)
+    if row is None:
+        raise NotFound("event not found")
+    row["payload"] = orjson.Fragment(row["payload"])
+    return OrjsonResponse(row)

@@ -1,0 +1,74 @@
+"""The requester's sessions and a session's events, page by page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from app.api import API_PREFIX, OrjsonResponse
+from app.cursor import decode_cursor, encode_cursor
+from app.deps import ConnDep, CurrentUser
+from app.errors import NotFound
+from app.repository import events as events_repo
+from app.repository import sessions as sessions_repo
+from app.schemas import EventSummary, SessionOut, error_responses
+
+router = APIRouter(prefix=API_PREFIX, tags=["sessions"])
+
+RECENT_SESSIONS = 50
+DEFAULT_PAGE = 500
+MAX_PAGE = 2000
+
+
+@router.get("/sessions/", response_model=list[SessionOut], responses=error_responses(401, 503))
+async def list_sessions(conn: ConnDep, user_id: CurrentUser) -> Any:
+    """The requester's 50 most recent sessions, newest started_at first."""
+    return OrjsonResponse(await sessions_repo.list_recent(conn, user_id, RECENT_SESSIONS))
+
+
+@router.get(
+    "/sessions/{session_id}/events/",
+    response_model=list[EventSummary],
+    responses={
+        200: {
+            "description": "Event summaries, oldest occurred_at first (ties in arrival order).",
+            "headers": {
+                "Link": {
+                    "description": 'Present when more remain: `<url>; rel="next"`.',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **error_responses(400, 401, 404, 503),
+    },
+)
+async def list_session_events(
+    session_id: str,
+    request: Request,
+    conn: ConnDep,
+    user_id: CurrentUser,
+    limit: Annotated[
+        int, Query(ge=1, description=f"Page size; larger values are clamped to {MAX_PAGE}.")
+    ] = DEFAULT_PAGE,
+    after: Annotated[
+        str | None, Query(description="Opaque cursor from the previous page's Link header.")
+    ] = None,
+) -> Any:
+    """A session's events without payloads, oldest first; follow `Link: rel="next"` for more."""
+    limit = min(limit, MAX_PAGE)
+    position = decode_cursor(after) if after is not None else None
+    if not await sessions_repo.is_owned(conn, session_id, user_id):
+        raise NotFound("session not found")
+    rows = await events_repo.list_session_events(conn, session_id, after=position, limit=limit + 1)
+    headers = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_url = request.url.include_query_params(
+            limit=limit, after=encode_cursor(last["occurred_at"], last["seq"])
+        )
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    for row in rows:
+        del row["seq"]
+    return OrjsonResponse(rows, headers=headers)

@@ -1,0 +1,45 @@
+"""API keys: how they are made, shown once, stored as a digest and checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from app.errors import Unauthorized
+from app.repository import api_keys as keys_repo
+
+KEY_PREFIX = "rec_"
+PREFIX_LENGTH = 12  # "rec_" + 8 random characters: enough to find and name a key
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(key: str) -> bytes:
+    # Keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(key.encode()).digest()
+
+
+def key_prefix(key: str) -> str:
+    return key[:PREFIX_LENGTH]
+
+
+async def issue_key(conn: Any, user_id: int) -> str:
+    key = new_key()
+    await keys_repo.insert_key(conn, user_id, key_prefix(key), digest(key))
+    return key
+
+
+async def authenticate(conn: Any, key: str | None) -> int:
+    """The user id behind a live key, or Unauthorized."""
+    if not key:
+        raise Unauthorized(
+            "missing API key: send X-Clone-API-Key: <key> or Authorization: Bearer <key>"
+        )
+    found = await keys_repo.find_active_key(conn, key_prefix(key))
+    if found is None or not hmac.compare_digest(found[1], digest(key)):
+        raise Unauthorized("invalid or revoked API key")
+    return found[0]

@@ -1,0 +1,91 @@
+"""Turns a raw request body into a list of items: content type, capped gunzip, JSON, shape."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+_JSON_TYPES = ("application/json",)
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Accept `application/json` with any parameters (charset), or no type at all."""
+    if content_type is None or not content_type.strip():
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {media_type[:100]!r}"
+        )
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than {limit} bytes")
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes], *, content_encoding: str | None, limit: int
+) -> bytes:
+    """Read the body, inflating gzip as it streams; stop as soon as `limit` is passed.
+
+    The limit applies to the decompressed size and never trusts Content-Length, so a small
+    gzip bomb is refused after inflating at most `limit` bytes.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding[:50]!r} is not supported; use gzip")
+    parts: list[bytes] = []
+    size = 0
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding != "identity" else None
+    try:
+        async for chunk in chunks:
+            if inflater is None:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                parts.append(chunk)
+                continue
+            data = chunk
+            while data:
+                # Inflate at most what is still allowed (+1 to detect the overflow).
+                out = inflater.decompress(data, limit - size + 1)
+                size += len(out)
+                if size > limit:
+                    raise _too_large(limit)
+                parts.append(out)
+                data = inflater.unconsumed_tail
+        if inflater is not None:
+            if not inflater.eof:
+                raise BadRequest("gzip body is truncated")
+            if inflater.unused_data:
+                raise BadRequest("gzip body has trailing data after the compressed stream")
+    except zlib.error as exc:
+        raise BadRequest(f"gzip body is corrupt: {exc}") from exc
+    return b"".join(parts)
+
+
+def parse_batch(raw: bytes, *, max_items: int) -> list[Any]:
+    """Parse a JSON array of 1..max_items items; the whole body is rejected otherwise."""
+    if not raw.strip():
+        raise BadRequest("request body is empty; send a JSON array of events")
+    try:
+        batch = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(batch, list):
+        raise BadRequest(f"request body must be a JSON array of events, not {_json_kind(batch)}")
+    if not batch:
+        raise BadRequest(f"request body is an empty array; send 1 to {max_items} events")
+    if len(batch) > max_items:
+        raise BadRequest(f"batch has {len(batch)} items; at most {max_items} are allowed")
+    return batch
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")

@@ -1,0 +1,173 @@
+"""The `clone-recording` console script: serve, migrate, users and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from app import auth, migrate, repository
+from app.embedded import embedded_url
+from app.repository import api_keys as keys_repo
+from app.settings import Settings, get_settings
+
+T = TypeVar("T")
+DEMO_USER = "demo"
+
+cli = typer.Typer(
+    help="Recording: the ingest service for coding-session events.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+cli.add_typer(keys_cli, name="keys")
+
+
+def _database_url(settings: Settings) -> tuple[str, bool]:
+    """(URL, embedded?): the embedded server is started or joined when DATABASE_URL is unset."""
+    if settings.database_url:
+        return settings.database_url, False
+    return embedded_url(settings.data_dir), True
+
+
+def _run_with_connection(work: Callable[[Any], Awaitable[T]]) -> T:
+    settings = get_settings()
+    url, embedded = _database_url(settings)
+    if embedded:
+        migrate.upgrade(url)  # the embedded database is ours: keep it at head
+
+    async def run() -> T:
+        conn = await repository.connect(url)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+@cli.command("migrate")
+def migrate_database() -> None:
+    """Apply pending migrations (alembic upgrade head)."""
+    url, _ = _database_url(get_settings())
+    migrate.upgrade(url)
+    typer.echo("database is at the latest migration")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes sharing the port.")] = 1,
+) -> None:
+    """Apply pending migrations, then serve the API."""
+    import uvicorn
+
+    settings = get_settings()
+    url, embedded = _database_url(settings)
+    migrate.upgrade(url)
+    if embedded:
+        # Workers join the server this process started instead of starting their own.
+        os.environ["DATABASE_URL"] = url
+        _announce_demo_key(url, settings)
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=False)
+
+
+def _announce_demo_key(url: str, settings: Settings) -> None:
+    async def create_demo(conn: Any) -> str | None:
+        user_id = await keys_repo.create_user(conn, DEMO_USER)
+        return await auth.issue_key(conn, user_id) if user_id is not None else None
+
+    async def run() -> str | None:
+        conn = await repository.connect(url)
+        try:
+            return await create_demo(conn)
+        finally:
+            await conn.close()
+
+    key = asyncio.run(run())
+    key_file = settings.data_dir / "demo-api-key"
+    if key is not None:
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        typer.echo(f"Created user '{DEMO_USER}'. Its API key (also in {key_file}):\n{key}")
+    elif key_file.exists():
+        typer.echo(f"Demo API key: {key_file.read_text().strip()}")
+
+
+@users_cli.command("create")
+def users_create(name: str) -> None:
+    """Create a user and its first API key; the key alone is the last line."""
+
+    async def work(conn: Any) -> str | None:
+        async with repository.transaction(conn):
+            user_id = await keys_repo.create_user(conn, name)
+            return await auth.issue_key(conn, user_id) if user_id is not None else None
+
+    key = _run_with_connection(work)
+    if key is None:
+        _fail(f"user {name!r} already exists; use `keys create {name}` for another key")
+    typer.echo(f"Created user {name!r}. Its API key is shown once:")
+    typer.echo(key)
+
+
+@keys_cli.command("create")
+def keys_create(user: str) -> None:
+    """Create another API key for USER; the key alone is the last line."""
+
+    async def work(conn: Any) -> str | None:
+        user_id = await keys_repo.find_user(conn, user)
+        return await auth.issue_key(conn, user_id) if user_id is not None else None
+
+    key = _run_with_connection(work)
+    if key is None:
+        _fail(f"no user named {user!r}")
+    typer.echo(f"New API key for {user!r}, shown once:")
+    typer.echo(key)
+
+
+@keys_cli.command("list")
+def keys_list(user: str) -> None:
+    """List USER's keys by prefix (the keys themselves are never stored)."""
+
+    async def work(conn: Any) -> list[dict[str, Any]] | None:
+        user_id = await keys_repo.find_user(conn, user)
+        return await keys_repo.list_keys(conn, user_id) if user_id is not None else None
+
+    keys = _run_with_connection(work)
+    if keys is None:
+        _fail(f"no user named {user!r}")
+        return
+    for key in keys:
+        state = f"revoked {key['revoked_at']:%Y-%m-%dT%H:%M:%SZ}" if key["revoked_at"] else "active"
+        typer.echo(f"{key['prefix']}…  created {key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_or_prefix: str) -> None:
+    """Revoke a key, given whole or by the prefix `keys list` shows."""
+    given = key_or_prefix.strip().rstrip("…")
+    prefix = auth.key_prefix(given)
+    # A whole key must match its digest, so a mistyped key never revokes a neighbour.
+    whole_key_digest = auth.digest(given) if len(given) > auth.PREFIX_LENGTH else None
+
+    async def work(conn: Any) -> bool:
+        return await keys_repo.revoke_key(conn, prefix, whole_key_digest)
+
+    if not _run_with_connection(work):
+        _fail(f"no active key matches {prefix!r}")
+    typer.echo(f"revoked {prefix}…")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,76 @@
+"""Request dependencies as Annotated aliases: resources, a pooled connection, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app import auth
+from app.errors import Unavailable
+from app.lifespan import Resources
+from app.repository import UNAVAILABLE_ERRORS
+from app.settings import Settings
+
+api_key_header = APIKeyHeader(
+    name="X-Clone-API-Key",
+    scheme_name="ApiKeyHeader",
+    description="An API key from `clone-recording keys create USER`.",
+    auto_error=False,
+)
+bearer = HTTPBearer(
+    scheme_name="BearerKey",
+    description="The same API key as `Authorization: Bearer <key>`.",
+    auto_error=False,
+)
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+def get_settings(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def unavailable(settings: Settings) -> Unavailable:
+    return Unavailable(
+        "database unavailable; retry the same request later",
+        headers={"Retry-After": str(settings.retry_after_seconds)},
+    )
+
+
+async def get_conn(resources: ResourcesDep) -> AsyncIterator[Any]:
+    pool = resources.pool
+    try:
+        conn = await pool.acquire(timeout=resources.settings.pool_acquire_timeout)
+    except UNAVAILABLE_ERRORS as exc:
+        raise unavailable(resources.settings) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+ConnDep = Annotated[Any, Depends(get_conn)]
+
+
+async def get_current_user(
+    conn: ConnDep,
+    header_key: Annotated[str | None, Security(api_key_header)],
+    bearer_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> int:
+    key = header_key or (bearer_key.credentials if bearer_key else None)
+    return await auth.authenticate(conn, key)
+
+
+CurrentUser = Annotated[int, Depends(get_current_user)]

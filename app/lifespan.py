@@ -1,0 +1,50 @@
+"""What lives as long as the app: one asyncpg pool and the compiled validator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+
+from app.embedded import resolve_database_url
+from app.settings import Settings
+from app.validation import EventValidator, load_schema
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    pool: Any
+    validator: EventValidator
+
+
+async def create_pool(settings: Settings, database_url: str) -> Any:
+    server_settings = {"application_name": "clone-recording"}
+    if settings.statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    return await asyncpg.create_pool(
+        database_url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        statement_cache_size=settings.statement_cache_size,
+        server_settings=server_settings,
+    )
+
+
+def build_lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database_url = resolve_database_url(settings.database_url, settings.data_dir)
+        pool = await create_pool(settings, database_url)
+        validator = EventValidator(load_schema(), max_event_bytes=settings.max_event_bytes)
+        app.state.resources = Resources(settings=settings, pool=pool, validator=validator)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return lifespan

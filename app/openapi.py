@@ -1,0 +1,109 @@
+"""The OpenAPI document: the raw-body ingest request, the embedded event schema, 400 not 422."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.validation import load_schema
+
+EVENT_SCHEMA_NAME = "CloneEvent"
+
+EXAMPLE_BATCH = [
+    {
+        "id": "sess-1-start",
+        "session_id": "demo-1",
+        "occurred_at": "2026-05-05T12:00:00Z",
+        "source": "cli",
+        "type": "session.started",
+    },
+    {
+        "id": "sess-1-prompt",
+        "session_id": "demo-1",
+        "occurred_at": "2026-05-05T12:00:05Z",
+        "source": "agent",
+        "source_detail": "claude-code",
+        "type": "agent.prompt",
+        "agent": "Claude Code",
+        "prompt": "Run the test suite.",
+    },
+]
+
+INGEST_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "A JSON array of 1–1000 events (`Content-Type: application/json`, optionally "
+        "`Content-Encoding: gzip`). Each item is validated on its own against the CloneEvent "
+        "schema; invalid items are reported, never stored, and never fail the batch."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": {"$ref": f"#/components/schemas/{EVENT_SCHEMA_NAME}"},
+            },
+            "example": EXAMPLE_BATCH,
+        }
+    },
+}
+
+
+def _component_schemas() -> dict[str, Any]:
+    """The event schema and its definitions as components, with refs rewritten to match."""
+    schema = load_schema()
+    definitions = schema.pop("definitions", {})
+    for key in ("$schema", "$id"):
+        schema.pop(key, None)
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: (
+                    value.replace("#/definitions/", f"#/components/schemas/{EVENT_SCHEMA_NAME}_")
+                    if key == "$ref" and isinstance(value, str)
+                    else rewrite(value)
+                )
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    components = {EVENT_SCHEMA_NAME: rewrite(schema)}
+    for name, definition in definitions.items():
+        components[f"{EVENT_SCHEMA_NAME}_{name}"] = rewrite(definition)
+    return components
+
+
+def _drop_422(document: dict[str, Any]) -> None:
+    """Request validation errors answer 400 here, so FastAPI's 422 entries are not true."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _drop_422(document)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                copy.deepcopy(_component_schemas())
+            )
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

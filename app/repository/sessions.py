@@ -1,0 +1,103 @@
+"""SQL for sessions: the claim (ownership + row locks), the bookend update, the reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.bookends import SessionChange
+
+_SESSION_COLUMNS = (
+    "id, source, source_detail, started_at, ended_at, event_count, last_event_at, created_at"
+)
+
+# One statement, rows in id order: every batch locks its sessions in the same order, so
+# concurrent batches over the same sessions queue instead of deadlocking. The no-op update
+# takes the row lock and makes RETURNING report the owner of rows that already existed.
+_CLAIM = """
+INSERT INTO recording_session AS s (id, user_id, source, source_detail, started_at)
+SELECT c.id, $1, c.source, c.source_detail, c.started_at
+FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+     AS c(id, source, source_detail, started_at)
+ORDER BY c.id
+ON CONFLICT (id) DO UPDATE SET user_id = s.user_id
+RETURNING s.id, s.user_id, s.xmax = 0 AS created
+"""
+
+_APPLY = """
+UPDATE recording_session AS s SET
+    started_at = COALESCE(c.started_at, s.started_at),
+    source = CASE WHEN c.started_at IS NULL THEN s.source ELSE c.source END,
+    source_detail = CASE WHEN c.started_at IS NULL THEN s.source_detail ELSE c.source_detail END,
+    ended_at = GREATEST(s.ended_at, c.ended_at),
+    event_count = s.event_count + c.added,
+    last_event_at = GREATEST(s.last_event_at, c.last_event_at)
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[],
+            $6::int[], $7::timestamptz[])
+     AS c(id, started_at, source, source_detail, ended_at, added, last_event_at)
+WHERE s.id = c.id
+"""
+
+
+async def claim_sessions(
+    conn: Any, user_id: int, seeds: Sequence[SessionChange]
+) -> dict[str, tuple[int, bool]]:
+    """Create missing sessions for `user_id`, lock all; return {id: (owner id, created)}."""
+    ordered = sorted(seeds, key=lambda seed: seed.session_id)
+    rows = await conn.fetch(
+        _CLAIM,
+        user_id,
+        [seed.session_id for seed in ordered],
+        [seed.source for seed in ordered],
+        [seed.source_detail for seed in ordered],
+        [seed.started_at for seed in ordered],
+    )
+    return {row["id"]: (row["user_id"], row["created"]) for row in rows}
+
+
+async def apply_changes(conn: Any, changes: Sequence[SessionChange]) -> None:
+    if not changes:
+        return
+    await conn.execute(
+        _APPLY,
+        [c.session_id for c in changes],
+        [c.started_at for c in changes],
+        [c.source for c in changes],
+        [c.source_detail for c in changes],
+        [c.ended_at for c in changes],
+        [c.added for c in changes],
+        [c.last_event_at for c in changes],
+    )
+
+
+async def delete_sessions(conn: Any, session_ids: Sequence[str]) -> None:
+    """Undo sessions this transaction created but stored no event for."""
+    if session_ids:
+        await conn.execute(
+            "DELETE FROM recording_session WHERE id = ANY($1::text[])", list(session_ids)
+        )
+
+
+async def list_recent(conn: Any, user_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {_SESSION_COLUMNS} FROM recording_session WHERE user_id = $1 "
+        "ORDER BY started_at DESC, id DESC LIMIT $2",
+        user_id,
+        limit,
+    )
+    return [dict(row) for row in rows]
+
+
+async def is_owned(conn: Any, session_id: str, user_id: int) -> bool:
+    found = await conn.fetchval(
+        "SELECT true FROM recording_session WHERE id = $1 AND user_id = $2", session_id, user_id
+    )
+    return bool(found)
+
+
+async def get_session(conn: Any, session_id: str) -> dict[str, Any] | None:
+    """A session by id with its owner, for tests and tools."""
+    row = await conn.fetchrow(
+        f"SELECT user_id, {_SESSION_COLUMNS} FROM recording_session WHERE id = $1", session_id
+    )
+    return dict(row) if row else None

@@ -1,0 +1,79 @@
+"""The tables, defined once; alembic migrates them and a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "%(table_name)s_pkey",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+        "uq": "%(table_name)s_%(column_0_name)s_key",
+        "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    }
+)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("app_user.id"), nullable=False, index=True),
+    Column("prefix", Text, nullable=False, unique=True),
+    Column("digest", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+recording_session = Table(
+    "recording_session",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("app_user.id"), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_detail", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("event_count", Integer, nullable=False, server_default="0"),
+    Column("last_event_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("recording_session_user_id_started_at_idx", "user_id", "started_at"),
+)
+
+recording_event = Table(
+    "recording_event",
+    metadata,
+    Column("id", Text, primary_key=True),
+    # Arrival order: breaks ties between events of equal occurred_at, and backs the cursor.
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("session_id", Text, ForeignKey("recording_session.id"), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_detail", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # json, not jsonb: it keeps the text as sent, and jsonb cannot hold U+0000.
+    Column("payload", JSON, nullable=False),
+    Index("recording_event_session_id_occurred_at_seq_idx", "session_id", "occurred_at", "seq"),
+)

@@ -1,0 +1,117 @@
+"""Per-item validation: fastjsonschema decides, jsonschema explains the rejects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+import orjson
+
+from app.instants import is_instant, parse_instant
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "events.schema.json"
+MAX_ERRORS = 3
+MAX_MESSAGE_CHARS = 300
+SHOWN_VALUE_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A valid item, ready to store."""
+
+    index: int
+    id: str
+    session_id: str
+    type: str
+    source: str
+    source_detail: str | None
+    occurred_at: datetime
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    index: int
+    errors: list[str]
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+class EventValidator:
+    """The event schema compiled once; `classify` splits a batch into events and rejects."""
+
+    def __init__(self, schema: dict[str, Any], *, max_event_bytes: int) -> None:
+        self.schema = schema
+        self.max_event_bytes = max_event_bytes
+        self._accepts = fastjsonschema.compile(schema, formats={"date-time": is_instant})
+
+    @cached_property
+    def _explainer(self) -> jsonschema.Draft7Validator:
+        checker = jsonschema.FormatChecker(formats=())
+        checker.checks("date-time")(is_instant)
+        return jsonschema.Draft7Validator(self.schema, format_checker=checker)
+
+    def classify(self, items: list[Any]) -> tuple[list[Event], list[Invalid]]:
+        events: list[Event] = []
+        invalid: list[Invalid] = []
+        for index, item in enumerate(items):
+            outcome = self.check(index, item)
+            if isinstance(outcome, Event):
+                events.append(outcome)
+            else:
+                invalid.append(outcome)
+        return events, invalid
+
+    def check(self, index: int, item: Any) -> Event | Invalid:
+        payload = orjson.dumps(item)
+        if len(payload) > self.max_event_bytes:
+            return Invalid(index, [f"event is larger than {self.max_event_bytes} bytes"])
+        try:
+            self._accepts(item)
+        except fastjsonschema.JsonSchemaException:
+            return Invalid(index, self.explain(item))
+        occurred_at = parse_instant(item["occurred_at"])
+        assert occurred_at is not None  # the date-time format has already checked it
+        return Event(
+            index=index,
+            id=item["id"],
+            session_id=item["session_id"],
+            type=item["type"],
+            source=item["source"],
+            source_detail=item.get("source_detail"),
+            occurred_at=occurred_at,
+            payload=payload.decode(),
+        )
+
+    def explain(self, item: Any) -> list[str]:
+        """At most MAX_ERRORS messages in jsonschema's wording, prefixed by their path."""
+        messages: list[str] = []
+        for error in self._explainer.iter_errors(item):
+            path = ".".join(str(part) for part in error.absolute_path)
+            message = f"{path}: {error.message}" if path else error.message
+            messages.append(_shorten(message, repr(error.instance)))
+            if len(messages) == MAX_ERRORS:
+                break
+        # fastjsonschema and jsonschema agree on this schema; never answer an empty list.
+        return messages or ["event does not match the event schema"]
+
+
+def _shorten(message: str, shown: str) -> str:
+    """Keep messages readable: elide a huge offending value, keep the reason after it."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    if len(shown) > SHOWN_VALUE_CHARS:
+        message = message.replace(shown, shown[: SHOWN_VALUE_CHARS - 1] + "…", 1)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return message

@@ -1,0 +1,113 @@
+"""Body handling: content type, capped gunzip, JSON shape; whole-body errors are 4xx."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.body import check_content_type, parse_batch, read_body
+from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "", "application/json", "application/json; charset=utf-8", "Application/JSON"],
+    ids=["none", "empty", "json", "json-charset", "json-upper"],
+)
+def test_json_or_no_content_type_is_accepted(content_type: str | None) -> None:
+    check_content_type(content_type)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_other_content_types_are_415(content_type: str) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        check_content_type(content_type)
+
+
+async def test_plain_body_within_limit() -> None:
+    assert await read_body(chunks(b"[1]" * 10), content_encoding=None, limit=30) == b"[1]" * 10
+
+
+async def test_plain_body_over_limit_is_413() -> None:
+    with pytest.raises(PayloadTooLarge, match="larger than 29 bytes"):
+        await read_body(chunks(b"[1]" * 10), content_encoding=None, limit=29)
+
+
+async def test_gzip_body_is_inflated() -> None:
+    raw = b'[{"a": 1}]' * 100
+    assert await read_body(chunks(gzip.compress(raw)), content_encoding="gzip", limit=10**6) == raw
+
+
+async def test_gzip_bomb_stops_at_the_limit() -> None:
+    bomb = gzip.compress(b"0" * 50_000_000)  # ~50 KB that inflates to 50 MB
+    assert len(bomb) < 100_000
+    with pytest.raises(PayloadTooLarge):
+        await read_body(chunks(bomb, 4096), content_encoding="gzip", limit=1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not gzip at all", "corrupt"),
+        (gzip.compress(b"[1, 2, 3]")[:-10], "truncated"),
+        (gzip.compress(b"[1]") + b"junk", "trailing data"),
+    ],
+    ids=["corrupt", "truncated", "trailing"],
+)
+async def test_broken_gzip_is_400(data: bytes, message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        await read_body(chunks(data), content_encoding="gzip", limit=10**6)
+
+
+async def test_unknown_content_encoding_is_415() -> None:
+    with pytest.raises(UnsupportedMediaType):
+        await read_body(chunks(b"[]"), content_encoding="br", limit=100)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "empty"),
+        (b"[1, 2", "not valid JSON"),
+        (b'[{"a": "b}]', "not valid JSON"),
+        (b"\xff\xfe[]", "not valid JSON"),
+        (b'["\\ud800"]', "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'{"id": "x"}', "must be a JSON array of events, not an object"),
+        (b'"text"', "not a string"),
+        (b"42", "not a number"),
+        (b"null", "not null"),
+        (b"[]", "empty array"),
+        (b"[" + b"1," * 1000 + b"1]", "1001 items; at most 1000"),
+    ],
+    ids=[
+        "empty-body",
+        "truncated",
+        "unterminated-string",
+        "invalid-utf8",
+        "lone-surrogate",
+        "nested-100k",
+        "object",
+        "string",
+        "number",
+        "null",
+        "empty-array",
+        "1001-items",
+    ],
+)
+def test_bad_bodies_are_400(raw: bytes, message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        parse_batch(raw, max_items=1000)
+
+
+def test_1000_items_are_accepted() -> None:
+    assert len(parse_batch(b"[" + b"1," * 999 + b"1]", max_items=1000)) == 1000

@@ -1,0 +1,230 @@
+"""The event schema's rules, worded as jsonschema words them; fastjsonschema agrees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.validation import Event, EventValidator, Invalid, load_schema
+from tests.factories import event
+
+SCHEMA = load_schema()
+validator = EventValidator(SCHEMA, max_event_bytes=1024 * 1024)
+
+
+def check(item: Any) -> Event | Invalid:
+    return validator.check(0, item)
+
+
+def errors_of(item: Any) -> list[str]:
+    outcome = check(item)
+    assert isinstance(outcome, Invalid), f"expected invalid: {item!r}"
+    return outcome.errors
+
+
+EXAMPLES = [
+    example for branch in SCHEMA["allOf"] for example in branch["then"]["examples"]
+] + SCHEMA["examples"]
+
+
+@pytest.mark.parametrize("item", EXAMPLES, ids=lambda item: item["type"])
+def test_every_schema_example_is_valid(item: dict[str, Any]) -> None:
+    outcome = check(item)
+    assert isinstance(outcome, Event)
+    assert outcome.id == item["id"] and outcome.type == item["type"]
+
+
+def test_every_type_has_a_description_and_an_example() -> None:
+    types = SCHEMA["properties"]["type"]["enum"]
+    described = {b["if"]["properties"]["type"]["const"]: b["then"] for b in SCHEMA["allOf"]}
+    assert set(types) == set(described)
+    assert all(then["description"] and then["examples"] for then in described.values())
+
+
+def test_valid_event_is_normalised_for_storage() -> None:
+    item = event(
+        "s-1", "agent.prompt", occurred_at="2026-05-05T14:00:00+02:00", source_detail="claude-code"
+    )
+    outcome = check(item)
+    assert isinstance(outcome, Event)
+    assert outcome.occurred_at.isoformat() == "2026-05-05T12:00:00+00:00"
+    assert outcome.source_detail == "claude-code"
+    assert outcome.payload.startswith('{"id":')
+
+
+CASES = [
+    ({"source": None}, ["'source' is a required property"], "missing-source"),
+    (
+        {"id": None, "session_id": None},
+        ["'id' is a required property", "'session_id' is a required property"],
+        "missing-ids",
+    ),
+    (
+        {"source": "mainframe"},
+        [
+            "source: 'mainframe' is not one of ['cli', 'agent', 'ide', 'browser', "
+            "'terminal', 'desktop', 'sdk', 'server']"
+        ],
+        "unknown-source",
+    ),
+    (
+        {"id": "-leading-dash"},
+        ["id: '-leading-dash' does not match '^[A-Za-z0-9][A-Za-z0-9._:-]*$'"],
+        "id-pattern",
+    ),
+    ({"id": "a/b"}, ["id: 'a/b' does not match '^[A-Za-z0-9][A-Za-z0-9._:-]*$'"], "id-slash"),
+    (
+        {"id": "has space"},
+        ["id: 'has space' does not match '^[A-Za-z0-9][A-Za-z0-9._:-]*$'"],
+        "id-space",
+    ),
+    (
+        {"session_id": ""},
+        [
+            "session_id: '' should be non-empty",
+            "session_id: '' does not match '^[A-Za-z0-9][A-Za-z0-9._:-]*$'",
+        ],
+        "empty-session-id",
+    ),
+    (
+        {"occurred_at": "2026-02-30T00:00:00Z"},
+        ["occurred_at: '2026-02-30T00:00:00Z' is not a 'date-time'"],
+        "feb-30",
+    ),
+    (
+        {"occurred_at": "2026-05-05T12:00:00"},
+        ["occurred_at: '2026-05-05T12:00:00' is not a 'date-time'"],
+        "no-timezone",
+    ),
+    (
+        {"occurred_at": "0000-01-01T00:00:00Z"},
+        ["occurred_at: '0000-01-01T00:00:00Z' is not a 'date-time'"],
+        "year-0",
+    ),
+    (
+        {"occurred_at": "9999-12-31T23:30:00-01:00"},
+        ["occurred_at: '9999-12-31T23:30:00-01:00' is not a 'date-time'"],
+        "past-year-9999-in-utc",
+    ),
+    (
+        {"occurred_at": 1714910400},
+        ["occurred_at: 1714910400 is not of type 'string'"],
+        "epoch-number",
+    ),
+    ({"type": "agent.sneeze"}, None, "unknown-type"),
+    (
+        {"colour": "blue"},
+        ["Additional properties are not allowed ('colour' was unexpected)"],
+        "extra-field",
+    ),
+    ({"source_detail": "x" * 201}, None, "long-source-detail"),
+    ({"source_detail": "a\u0000b"}, None, "nul-in-source-detail"),
+    ({"attributes": [1, 2]}, ["attributes: [1, 2] is not of type 'object'"], "attributes-array"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(c, e) for c, e, _ in CASES], ids=[i for _, _, i in CASES]
+)
+def test_envelope_rules(change: dict[str, Any], expected: list[str] | None) -> None:
+    item = event("s-1")
+    for key, value in change.items():
+        if value is None:
+            item.pop(key)
+        else:
+            item[key] = value
+    errors = errors_of(item)
+    if expected is not None:
+        assert errors == expected
+    else:
+        assert len(errors) == 1 and item[next(iter(change))] is not None
+
+
+TYPE_CASES = [
+    ("agent.prompt", {"prompt": None}, ["'prompt' is a required property"]),
+    ("agent.prompt", {"agent": "x" * 201}, None),
+    (
+        "agent.response",
+        {"usage": {"input_tokens": -1}},
+        ["usage.input_tokens: -1 is less than the minimum of 0"],
+    ),
+    (
+        "agent.response",
+        {"usage": {"input_tokens": 1.5}},
+        ["usage.input_tokens: 1.5 is not of type 'integer'"],
+    ),
+    ("agent.tool_call", {"tool": None}, ["'tool' is a required property"]),
+    ("agent.tool_result", {"is_error": "yes"}, ["is_error: 'yes' is not of type 'boolean'"]),
+    ("agent.tool_result", {"duration_ms": -3}, ["duration_ms: -3 is less than the minimum of 0"]),
+    ("command.executed", {"exit_code": "1"}, ["exit_code: '1' is not of type 'integer'"]),
+    (
+        "file.changed",
+        {"change": "moved"},
+        ["change: 'moved' is not one of ['created', 'modified', 'deleted', 'renamed']"],
+    ),
+    ("note", {"text": None}, ["'text' is a required property"]),
+    (
+        "note",
+        {"prompt": "not a note field"},
+        ["Additional properties are not allowed ('prompt' was unexpected)"],
+    ),
+    ("session.started", {"title": "t" * 501}, None),
+    ("session.started", {"repository": {"url": 5}}, ["repository.url: 5 is not of type 'string'"]),
+    ("session.stopped", {"exit_code": None, "reason": 3}, ["reason: 3 is not of type 'string'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("type_", "change", "expected"),
+    TYPE_CASES,
+    ids=[f"{t}-{next(iter(c))}" for t, c, _ in TYPE_CASES],
+)
+def test_type_rules(type_: str, change: dict[str, Any], expected: list[str] | None) -> None:
+    item = event("s-1", type_)
+    for key, value in change.items():
+        if value is None:
+            item.pop(key, None)
+        else:
+            item[key] = value
+    errors = errors_of(item)
+    if expected is not None:
+        assert errors == expected
+    else:
+        assert len(errors) == 1 and "is too long" in errors[0]
+
+
+def test_type_own_fields_are_optional_where_the_schema_says() -> None:
+    item = event("s-1", "agent.tool_call", input={"deep": [1, {"x": None}]}, call_id="c1")
+    assert isinstance(check(item), Event)
+
+
+@pytest.mark.parametrize("item", [5, "text", None, True, [1], 1.5], ids=repr)
+def test_an_item_that_is_not_an_object_is_invalid(item: Any) -> None:
+    assert len(errors_of(item)) == 1
+    assert "is not of type 'object'" in errors_of(item)[0]
+
+
+def test_at_most_three_errors_are_reported() -> None:
+    assert errors_of({}) == [
+        "'id' is a required property",
+        "'session_id' is a required property",
+        "'occurred_at' is a required property",
+    ]
+
+
+def test_long_values_are_elided_in_messages_but_the_reason_stays() -> None:
+    errors = errors_of(event("s-1", id="a" * 10_000))
+    assert errors[0] == "id: '" + "a" * 78 + "… is too long"
+
+
+def test_event_over_the_size_limit_is_invalid() -> None:
+    small = EventValidator(SCHEMA, max_event_bytes=200)
+    outcome = small.check(4, event("s-1", text="x" * 300))
+    assert outcome == Invalid(4, ["event is larger than 200 bytes"])
+
+
+def test_classify_keeps_order_and_indexes() -> None:
+    events, invalid = validator.classify([event("s-1"), 7, event("s-2"), {}])
+    assert [e.index for e in events] == [0, 2]
+    assert [i.index for i in invalid] == [1, 3]
