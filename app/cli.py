@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -80,7 +81,15 @@ def serve(
         # Workers join the server this process started instead of starting their own.
         os.environ["DATABASE_URL"] = url
         _announce_demo_key(url, settings)
+    # uvicorn drains in-flight requests on SIGTERM/SIGINT, then re-raises the signal; exiting
+    # through SystemExit(0) then lets atexit stop the embedded PostgreSQL.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=False)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _announce_demo_key(url: str, settings: Settings) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def embedded_url(data_dir: Path) -> str:
-    """Start (or join) the embedded server under `data_dir/pg` and return its URL.
+def start_embedded(data_dir: Path, *, cleanup_mode: str = "stop") -> Any:
+    """Start (or join) the embedded server under `data_dir/pg`; returns pgserver's handle.
 
     pgserver counts the processes using the server and stops it when the last one exits,
     so the CLI can share it with a running service.
@@ -21,10 +22,14 @@ def embedded_url(data_dir: Path) -> str:
 
         data_dir.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(  # type: ignore[attr-defined]
-            data_dir / "pg", cleanup_mode="stop"
+            data_dir / "pg", cleanup_mode=cleanup_mode
         )
-    url: str = server.get_uri()
     log.info("embedded PostgreSQL at %s", data_dir / "pg")
+    return server
+
+
+def embedded_url(data_dir: Path) -> str:
+    url: str = start_embedded(data_dir).get_uri()
     return url
 
 

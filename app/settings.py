@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         default=15_000, ge=0, description="Server-side statement timeout; 0 disables it."
     )
     statement_cache_size: int = Field(
-        default=100, ge=0, description="Prepared statements cached per connection; 0 behind PgBouncer."
+        default=100,
+        ge=0,
+        description="Prepared statements cached per connection; 0 behind PgBouncer.",
     )
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, gt=0, description="Largest request body, after gunzip."

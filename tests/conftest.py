@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from app import auth, migrate, repository
-from app.embedded import embedded_url
+from app.embedded import start_embedded
 from app.main import create_app
 from app.repository import api_keys as keys_repo
 from app.settings import Settings
@@ -55,8 +56,13 @@ def server_url() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    with tempfile.TemporaryDirectory(prefix="recording-test-") as data_dir:
-        yield embedded_url(Path(data_dir))
+    data_dir = Path(tempfile.mkdtemp(prefix="recording-test-"))
+    server = start_embedded(data_dir, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()  # stops the server, then deletes its files
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,126 @@
+"""The console script, run as a newcomer would: users, keys, migrate, and serve."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_ingest import readme_example
+
+pytestmark = pytest.mark.in_process
+
+SCRIPT = str(Path(sys.executable).with_name("clone-recording"))
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [SCRIPT, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url}
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_users_and_keys_lifecycle(cli_env: dict[str, str]) -> None:
+    name = f"cli-{time.time_ns()}"
+    first = last_line(run(cli_env, "users", "create", name))
+    assert first.startswith("rec_") and len(first) > 40
+    run(cli_env, "users", "create", name, ok=False)
+    second = last_line(run(cli_env, "keys", "create", name))
+    assert second.startswith("rec_") and second != first
+    listing = run(cli_env, "keys", "list", name).stdout
+    assert first[:12] in listing and second[:12] in listing
+    assert first not in listing and second not in listing
+    assert listing.count("active") == 2
+    run(cli_env, "keys", "revoke", first)
+    listing = run(cli_env, "keys", "list", name).stdout
+    assert listing.count("active") == 1 and listing.count("revoked") == 1
+    run(cli_env, "keys", "revoke", second[:12])
+    run(cli_env, "keys", "revoke", second[:12], ok=False)
+    run(cli_env, "keys", "list", "nobody-by-that-name", ok=False)
+
+
+def test_revoking_with_a_mistyped_whole_key_revokes_nothing(cli_env: dict[str, str]) -> None:
+    key = last_line(run(cli_env, "users", "create", f"cli-{time.time_ns()}"))
+    run(cli_env, "keys", "revoke", key[:-1] + ("A" if key[-1] != "A" else "B"), ok=False)
+    run(cli_env, "keys", "revoke", key)
+
+
+def test_migrate_is_idempotent(cli_env: dict[str, str]) -> None:
+    assert "latest migration" in run(cli_env, "migrate").stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def embedded_service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str]]:
+    """`serve` with DATABASE_URL unset: the embedded PostgreSQL under a fresh DATA_DIR."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DATA_DIR"] = str(tmp_path / "data")
+    port = free_port()
+    process = subprocess.Popen(
+        [SCRIPT, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("service did not become ready")
+        key = (tmp_path / "data" / "demo-api-key").read_text().strip()
+        yield base, env, key
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+    assert "Created user 'demo'" in output and key in output
+
+
+def test_newcomer_flow_on_the_embedded_database(
+    embedded_service: tuple[str, dict[str, str], str],
+) -> None:
+    base, env, demo_key = embedded_service
+    response = httpx.post(
+        f"{base}/api/recording/events/",
+        json=readme_example(),
+        headers={"X-Clone-API-Key": demo_key, "Content-Type": "application/json"},
+    )
+    assert (response.status_code, response.json()) == (
+        201,
+        {"accepted": 2, "duplicates": 0, "invalid": []},
+    )
+    # The CLI shares the running service's embedded database.
+    other_key = last_line(run(env, "users", "create", "second"))
+    listing = httpx.get(f"{base}/api/recording/sessions/", headers={"X-Clone-API-Key": other_key})
+    assert (listing.status_code, listing.json()) == (200, [])
+    mine = httpx.get(f"{base}/api/recording/sessions/", headers={"X-Clone-API-Key": demo_key})
+    assert [s["event_count"] for s in mine.json()] == [2]

@@ -1,0 +1,94 @@
+"""Real concurrency against the real database: exactly-once, one owner, no deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import Producer, make_user
+from tests.factories import at, event, unique
+
+pytestmark = pytest.mark.in_process
+
+
+async def test_same_batch_from_many_clients_is_stored_once(alice: Producer, db: Any) -> None:
+    sid = unique("s")
+    batch = [event(sid, occurred_at=at(i % 60)) for i in range(100)]
+    responses = await asyncio.gather(*(alice.post(batch) for _ in range(12)))
+    assert all(r.status_code in (200, 201) for r in responses)
+    assert sum(r.json()["accepted"] for r in responses) == 100
+    assert sum(r.json()["duplicates"] for r in responses) == 100 * 11
+    ids = [e["id"] for e in batch]
+    assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = ANY($1)", ids) == 100
+    assert await db.fetchval("SELECT event_count FROM recording_session WHERE id = $1", sid) == 100
+
+
+async def test_two_users_racing_for_a_session_one_owner(app: FastAPI, client: Any, db: Any) -> None:
+    for _ in range(10):
+        producers = []
+        for _ in range(4):
+            user_id, key = await make_user(app)
+            producers.append(Producer(key=key, client=client, user_id=user_id))
+        sid = unique("s")
+        responses = await asyncio.gather(*(p.post([event(sid)]) for p in producers))
+        bodies = [r.json() for r in responses]
+        winners = [p for p, b in zip(producers, bodies, strict=True) if b["accepted"] == 1]
+        assert len(winners) == 1
+        losers = [b for b in bodies if b["accepted"] == 0]
+        assert all(
+            b["invalid"] == [{"index": 0, "errors": ["session belongs to another user"]}]
+            for b in losers
+        )
+        owner = await db.fetchval("SELECT user_id FROM recording_session WHERE id = $1", sid)
+        assert owner == winners[0].user_id
+        assert (
+            await db.fetchval("SELECT count(*) FROM recording_event WHERE session_id = $1", sid)
+            == 1
+        )
+
+
+async def test_opposite_orders_over_the_same_sessions_never_deadlock(
+    alice: Producer, db: Any
+) -> None:
+    sessions = [unique("s") for _ in range(8)]
+    batches = []
+    for round_ in range(16):
+        order = sessions if round_ % 2 else list(reversed(sessions))
+        batches.append([event(sid, occurred_at=at(round_)) for sid in order for _ in range(3)])
+    responses = await asyncio.gather(*(alice.post(b) for b in batches))
+    assert [r.status_code for r in responses] == [201] * 16
+    counts = await db.fetch(
+        "SELECT event_count FROM recording_session WHERE id = ANY($1)", sessions
+    )
+    assert sorted(r["event_count"] for r in counts) == [48] * 8
+
+
+async def test_overlapping_batches_count_every_event_once(alice: Producer, db: Any) -> None:
+    sid = unique("s")
+    pool = [event(sid, occurred_at=at(i % 60)) for i in range(60)]
+    rng = random.Random(7)
+    batches = [rng.sample(pool, 25) for _ in range(20)]
+    responses = await asyncio.gather(*(alice.post(b) for b in batches))
+    sent = {e["id"] for b in batches for e in b}
+    assert sum(r.json()["accepted"] for r in responses) == len(sent)
+    assert await db.fetchval("SELECT event_count FROM recording_session WHERE id = $1", sid) == len(
+        sent
+    )
+    assert await db.fetchval(
+        "SELECT count(*) FROM recording_event WHERE session_id = $1", sid
+    ) == len(sent)
+
+
+async def test_event_id_already_stored_in_another_session_creates_nothing(
+    alice: Producer, db: Any
+) -> None:
+    first = event(unique("s"))
+    await alice.post([first])
+    elsewhere = unique("s")
+    response = await alice.post([{**first, "session_id": elsewhere}])
+    assert response.json() == {"accepted": 0, "duplicates": 1, "invalid": []}
+    assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", elsewhere) == 0
