@@ -1,0 +1,11 @@
+# The service image: `clone-recording serve` applies migrations, then serves on port 8000.
+FROM python:3.11-slim
+WORKDIR /srv
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+COPY schema ./schema
+RUN pip install --no-cache-dir . && useradd --system recording
+USER recording
+EXPOSE 8000
+CMD ["clone-recording", "serve", "--host", "0.0.0.0", "--port", "8000"]
