@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +24,31 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str = "stop") -> Any:
         import pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(pgserver, data_dir / "pg")
         server = pgserver.get_server(  # type: ignore[attr-defined]
             data_dir / "pg", cleanup_mode=cleanup_mode
         )
     log.info("embedded PostgreSQL at %s", data_dir / "pg")
     return server
+
+
+def _forget_dead_users(pgserver: Any, pgdata: Path) -> None:
+    """Drop pids of processes that died without cleaning up (SIGKILL, a crash).
+
+    pgserver stops the server only when the last registered user exits; one stale pid would
+    keep the server running forever after.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    with pgserver.PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def embedded_url(data_dir: Path) -> str:
