@@ -265,3 +265,17 @@ async def test_bad_cursor_is_400(alice: Producer) -> None:
     response = await alice.get(f"/api/recording/sessions/{sid}/events/?after=garbage")
     assert response.status_code == 400
     assert "cursor" in response.json()["detail"]
+
+
+async def test_every_read_path_answers_without_its_trailing_slash(alice: Producer) -> None:
+    sid = unique("s")
+    item = event(sid)
+    await alice.post([item])
+    for path in (
+        f"/api/recording/events/{item['id']}",
+        "/api/recording/sessions",
+        f"/api/recording/sessions/{sid}/events",
+    ):
+        response = await alice.get(path)
+        assert response.status_code == 200, path
+        assert response.json()
