@@ -14,6 +14,8 @@ from app.lifespan import Resources
 from app.repository import UNAVAILABLE_ERRORS
 from app.settings import Settings
 
+# Dependencies are all `async def`: a plain `def` would be sent to the thread pool.
+
 api_key_header = APIKeyHeader(
     name="X-Clone-API-Key",
     scheme_name="ApiKeyHeader",
@@ -27,7 +29,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
@@ -35,7 +37,7 @@ def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_settings(resources: ResourcesDep) -> Settings:
+async def get_settings(resources: ResourcesDep) -> Settings:
     return resources.settings
 
 

@@ -32,7 +32,16 @@ async def create_pool(settings: Settings, database_url: str) -> Any:
         max_size=settings.pool_max_size,
         statement_cache_size=settings.statement_cache_size,
         server_settings=server_settings,
+        reset=_keep_session,
     )
+
+
+async def _keep_session(conn: Any) -> None:
+    """Skip asyncpg's reset round trip on release: no request leaves session state behind.
+
+    asyncpg still rolls back an open transaction before calling this; requests never LISTEN,
+    take advisory locks, open cursors or SET anything.
+    """
 
 
 def build_lifespan(settings: Settings) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from app.validation import Event
 
 # Rows go in batch order, so `seq` (arrival order) follows the batch.
-_INSERT = """
+INSERT_EVENTS_SQL = """
 INSERT INTO recording_event (id, session_id, type, source, source_detail, occurred_at, payload)
 SELECT e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at, e.payload::json
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
@@ -29,7 +29,7 @@ async def insert_events(conn: Any, events: Sequence[Event]) -> set[str]:
     if not events:
         return set()
     rows = await conn.fetch(
-        _INSERT,
+        INSERT_EVENTS_SQL,
         [e.id for e in events],
         [e.session_id for e in events],
         [e.type for e in events],

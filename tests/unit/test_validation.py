@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.validation import Event, EventValidator, Invalid, load_schema
 from tests.factories import event
@@ -113,6 +116,8 @@ CASES = [
         "epoch-number",
     ),
     ({"type": "agent.sneeze"}, None, "unknown-type"),
+    ({"type": {"a": 1}}, None, "type-object"),
+    ({"type": ["note"]}, None, "type-array"),
     (
         {"colour": "blue"},
         ["Additional properties are not allowed ('colour' was unexpected)"],
@@ -228,3 +233,48 @@ def test_classify_keeps_order_and_indexes() -> None:
     events, invalid = validator.classify([event("s-1"), 7, event("s-2"), {}])
     assert [e.index for e in events] == [0, 2]
     assert [i.index for i in invalid] == [1, 3]
+
+
+FULL = jsonschema.Draft7Validator(SCHEMA, format_checker=validator._explainer.format_checker)
+KEYS = sorted(
+    {key for branch in SCHEMA["allOf"] for key in branch["then"]["properties"]} | {"colour"}
+)
+VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "note",
+            "agent.prompt",
+            "agent.tool_call",
+            "session.started",
+            "cli",
+            "agent",
+            "x",
+            "2026-05-05T12:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "id-1",
+            "",
+            "modified",
+            "a" * 201,
+        ]
+    ),
+    st.integers(-2, 2),
+    st.booleans(),
+    st.none(),
+    st.just({"input_tokens": 1}),
+    st.just({"url": "u"}),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    base=st.sampled_from(EXAMPLES),
+    changes=st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=3),
+    drops=st.lists(st.sampled_from(KEYS), max_size=2),
+)
+def test_type_dispatch_agrees_with_the_whole_schema(
+    base: dict[str, Any], changes: dict[str, Any], drops: list[str]
+) -> None:
+    item = {**base, **changes}
+    for key in drops:
+        item.pop(key, None)
+    assert isinstance(check(item), Event) == FULL.is_valid(item)
