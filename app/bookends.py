@@ -39,6 +39,21 @@ def first_occurrences(events: list[Event]) -> list[Event]:
     return firsts
 
 
+def session_seeds(events: Iterable[Event]) -> list[SessionChange]:
+    """Placeholder values for sessions the claim may create, one per session.
+
+    Any of the session's events will do: `plan_changes` re-anchors every session the batch
+    created once it knows which events were stored.
+    """
+    seeds: dict[str, SessionChange] = {}
+    for e in events:
+        if e.session_id not in seeds:
+            seeds[e.session_id] = SessionChange(
+                e.session_id, e.occurred_at, e.source, e.source_detail, None, 0, e.occurred_at
+            )
+    return list(seeds.values())
+
+
 def plan_changes(new_events: Iterable[Event], created: set[str]) -> list[SessionChange]:
     """Group newly stored events by session (sorted by id) and apply the bookend rules.
 

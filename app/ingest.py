@@ -51,10 +51,8 @@ async def ingest_batch(
 
 async def _store(conn: Any, user_id: int, events: list[Event]) -> tuple[int, list[Event]]:
     """Store what is new in one transaction; return (count stored, events on foreign sessions)."""
-    all_sessions = {e.session_id for e in events}
-    seeds = bookends.plan_changes(events, created=all_sessions)
     async with repository.transaction(conn):
-        owners = await sessions_repo.claim_sessions(conn, user_id, seeds)
+        owners = await sessions_repo.claim_sessions(conn, user_id, bookends.session_seeds(events))
         mine = [e for e in events if owners[e.session_id][0] == user_id]
         foreign = [e for e in events if owners[e.session_id][0] != user_id]
         stored_ids = await events_repo.insert_events(conn, mine)

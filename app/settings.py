@@ -24,7 +24,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".data", description="Where the embedded PostgreSQL keeps its files."
     )
     pool_min_size: int = Field(default=0, ge=0)
-    pool_max_size: int = Field(default=10, ge=1)
+    pool_max_size: int = Field(
+        default=20,
+        ge=1,
+        description="Connections per worker; keep it above the concurrent requests.",
+    )
     pool_acquire_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for a pooled connection before a 503."
     )

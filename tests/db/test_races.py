@@ -15,6 +15,16 @@ from tests.factories import at, event, unique
 pytestmark = pytest.mark.in_process
 
 
+async def orphan_events(db: Any) -> int:
+    """Events without their session: the invariant the missing foreign key leaves to ingest."""
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM recording_event e "
+            "WHERE NOT EXISTS (SELECT 1 FROM recording_session s WHERE s.id = e.session_id)"
+        )
+    )
+
+
 async def test_same_batch_from_many_clients_is_stored_once(alice: Producer, db: Any) -> None:
     sid = unique("s")
     batch = [event(sid, occurred_at=at(i % 60)) for i in range(100)]
@@ -65,6 +75,7 @@ async def test_opposite_orders_over_the_same_sessions_never_deadlock(
         "SELECT event_count FROM recording_session WHERE id = ANY($1)", sessions
     )
     assert sorted(r["event_count"] for r in counts) == [48] * 8
+    assert await orphan_events(db) == 0
 
 
 async def test_overlapping_batches_count_every_event_once(alice: Producer, db: Any) -> None:
@@ -92,3 +103,4 @@ async def test_event_id_already_stored_in_another_session_creates_nothing(
     response = await alice.post([{**first, "session_id": elsewhere}])
     assert response.json() == {"accepted": 0, "duplicates": 1, "invalid": []}
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", elsewhere) == 0
+    assert await orphan_events(db) == 0
