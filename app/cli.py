@@ -12,6 +12,7 @@ import typer
 
 from app import auth, migrate, repository
 from app.embedded import embedded_url
+from app.logs import log_config
 from app.repository import api_keys as keys_repo
 from app.settings import Settings, get_settings
 
@@ -85,7 +86,16 @@ def serve(
     # through SystemExit(0) then lets atexit stop the embedded PostgreSQL.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=False)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        access_log=False,  # ObserveMiddleware writes the structured access log
+        log_config=log_config(),
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

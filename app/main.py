@@ -14,8 +14,7 @@ from app.api import OrjsonResponse, events, health, sessions
 from app.deps import unavailable
 from app.errors import ServiceError
 from app.lifespan import build_lifespan
-from app.metrics import TimingMiddleware
-from app.middleware import TrailingSlashMiddleware
+from app.middleware import ObserveMiddleware, TrailingSlashMiddleware
 from app.openapi import install_openapi
 from app.repository import UNAVAILABLE_ERRORS
 from app.settings import Settings, get_settings
@@ -82,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     _install_error_handlers(app, settings)
     install_openapi(app)
-    app.add_middleware(TimingMiddleware)
+    app.add_middleware(ObserveMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     return app
 

@@ -1,12 +1,8 @@
-"""Prometheus metrics: ingest outcomes and request latency, with a pure-ASGI timing middleware."""
+"""Prometheus metrics: ingest outcomes and request latency."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INGESTED = Counter(
     "recording_ingest_events_total",
@@ -29,32 +25,3 @@ def record_ingest(accepted: int, duplicates: int, invalid: int) -> None:
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
-
-
-class TimingMiddleware:
-    """Observe every HTTP request's duration under its route template (not the raw path)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            REQUESTS.labels(scope["method"], template, str(status)).observe(
-                time.perf_counter() - started
-            )

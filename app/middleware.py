@@ -1,10 +1,24 @@
-"""Pure-ASGI middleware that shapes requests before routing."""
+"""Pure-ASGI middleware: path normalisation, request ids, access logs and latency metrics."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import metrics
+from app.logs import ACCESS_LOGGER
 
 API_PREFIX = "/api/"
+REQUEST_ID_HEADER = b"x-request-id"
+# Accept a caller's id only if it is short and plain, so it is safe to log and echo.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class TrailingSlashMiddleware:
@@ -22,3 +36,63 @@ class TrailingSlashMiddleware:
             if raw_path is not None:
                 scope["raw_path"] = raw_path + b"/"
         await self.app(scope, receive, send)
+
+
+class ObserveMiddleware:
+    """Give each request an id (X-Request-ID kept or made), time it, log it, measure it.
+
+    The log line holds method, path, status, duration and the ingest counts; never bodies,
+    query strings or headers, so neither payloads nor keys reach the logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route: Any = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            metrics.REQUESTS.labels(scope["method"], template, str(status)).observe(elapsed)
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"][:200],
+                "route": template,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            }
+            counts = scope["state"].get("ingest_counts")
+            if counts:
+                fields.update(counts)
+            access_log.info("request", extra=fields)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID_HEADER:
+            if _REQUEST_ID.fullmatch(value):
+                given: str = value.decode()
+                return given
+            break
+    return uuid.uuid4().hex

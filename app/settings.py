@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         default=1024 * 1024, gt=0, description="Largest single event, serialized."
     )
     max_batch_items: int = Field(default=1000, ge=1, description="Most events in one batch.")
+    shutdown_grace_seconds: int = Field(
+        default=20, ge=1, description="On SIGTERM, how long in-flight requests may still run."
+    )
     retry_after_seconds: int = Field(
         default=2, ge=1, description="Retry-After sent with a 503 when the database is unavailable."
     )

@@ -115,13 +115,20 @@ class Producer:
     def headers(self) -> dict[str, str]:
         return {"X-Clone-API-Key": self.key}
 
-    async def post(self, batch: Any, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, batch: Any, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         return await self.client.post(
-            "/api/recording/events/", json=batch, headers=self.headers, **kwargs
+            "/api/recording/events/",
+            json=batch,
+            headers={**self.headers, **(headers or {})},
+            **kwargs,
         )
 
-    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.get(path, headers=self.headers, **kwargs)
+    async def get(
+        self, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.client.get(path, headers={**self.headers, **(headers or {})}, **kwargs)
 
 
 async def make_user(app: FastAPI) -> tuple[int, str]:

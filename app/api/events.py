@@ -43,6 +43,7 @@ async def read_batch_body(request: Request, settings: SettingsDep) -> bytes:
     openapi_extra={"requestBody": INGEST_REQUEST_BODY},
 )
 async def post_events(
+    request: Request,
     raw: Annotated[bytes, Depends(read_batch_body)],
     conn: ConnDep,
     user_id: CurrentUser,
@@ -52,6 +53,12 @@ async def post_events(
     items = body.parse_batch(raw, max_items=resources.settings.max_batch_items)
     result = await ingest.ingest_batch(conn, user_id, items, resources.validator)
     metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
+    request.state.ingest_counts = {
+        "items": len(items),
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "invalid": len(result.invalid),
+    }
     return OrjsonResponse(result.as_dict(), status_code=201 if result.accepted else 200)
 
 

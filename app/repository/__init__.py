@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import orjson
 
 # Failures that mean "the database is not there right now": the request may be retried.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -25,6 +26,16 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
+
+
+def rows_param(rows: list[tuple[Any, ...]]) -> str:
+    """Many rows as one jsonb parameter (unpacked in SQL with jsonb_array_elements).
+
+    asyncpg encodes arrays element by element with an isinstance check each; for a batch's
+    six or seven columns that cost more than the rest of the request. orjson writes the
+    same rows in microseconds, datetimes as RFC 3339 UTC with microseconds.
+    """
+    return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
 def transaction(conn: Any) -> Any:

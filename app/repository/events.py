@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.repository import rows_param
 from app.validation import Event
 
-# Rows go in batch order, so `seq` (arrival order) follows the batch.
+# Rows go in batch order, so `seq` (arrival order) follows the batch. Envelope columns come
+# as one jsonb array of rows; payloads as text (jsonb cannot hold U+0000), zipped by ROWS FROM.
 INSERT_EVENTS_SQL = """
 INSERT INTO recording_event (id, session_id, type, source, source_detail, occurred_at, payload)
-SELECT e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at, e.payload::json
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-            $7::text[])
-     AS e(id, session_id, type, source, source_detail, occurred_at, payload)
+SELECT e.r->>0, e.r->>1, e.r->>2, e.r->>3, e.r->>4, (e.r->>5)::timestamptz, e.payload::json
+FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) AS e(r, payload)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
@@ -28,17 +28,11 @@ async def insert_events(conn: Any, events: Sequence[Event]) -> set[str]:
     """Insert what is new; return the ids actually stored (the rest were duplicates)."""
     if not events:
         return set()
-    rows = await conn.fetch(
-        INSERT_EVENTS_SQL,
-        [e.id for e in events],
-        [e.session_id for e in events],
-        [e.type for e in events],
-        [e.source for e in events],
-        [e.source_detail for e in events],
-        [e.occurred_at for e in events],
-        [e.payload for e in events],
+    envelope = rows_param(
+        [(e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at) for e in events]
     )
-    return {row["id"] for row in rows}
+    rows = await conn.fetch(INSERT_EVENTS_SQL, envelope, [e.payload for e in events])
+    return {row[0] for row in rows}
 
 
 async def get_event(conn: Any, event_id: str, user_id: int) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.bookends import SessionChange
+from app.repository import rows_param
 
 _SESSION_COLUMNS = (
     "id, source, source_detail, started_at, ended_at, event_count, last_event_at, created_at"
@@ -16,10 +17,9 @@ _SESSION_COLUMNS = (
 # takes the row lock and makes RETURNING report the owner of rows that already existed.
 _CLAIM = """
 INSERT INTO recording_session AS s (id, user_id, source, source_detail, started_at)
-SELECT c.id, $1, c.source, c.source_detail, c.started_at
-FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-     AS c(id, source, source_detail, started_at)
-ORDER BY c.id
+SELECT c.r->>0, $1, c.r->>1, c.r->>2, (c.r->>3)::timestamptz
+FROM jsonb_array_elements($2::jsonb) AS c(r)
+ORDER BY c.r->>0
 ON CONFLICT (id) DO UPDATE SET user_id = s.user_id
 RETURNING s.id, s.user_id, s.xmax = 0 AS created
 """
@@ -32,9 +32,12 @@ UPDATE recording_session AS s SET
     ended_at = GREATEST(s.ended_at, c.ended_at),
     event_count = s.event_count + c.added,
     last_event_at = GREATEST(s.last_event_at, c.last_event_at)
-FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::timestamptz[],
-            $6::int[], $7::timestamptz[])
-     AS c(id, started_at, source, source_detail, ended_at, added, last_event_at)
+FROM (
+    SELECT r->>0 AS id, (r->>1)::timestamptz AS started_at, r->>2 AS source,
+           r->>3 AS source_detail, (r->>4)::timestamptz AS ended_at, (r->>5)::int AS added,
+           (r->>6)::timestamptz AS last_event_at
+    FROM jsonb_array_elements($1::jsonb) AS r
+) AS c
 WHERE s.id = c.id
 """
 
@@ -43,16 +46,12 @@ async def claim_sessions(
     conn: Any, user_id: int, seeds: Sequence[SessionChange]
 ) -> dict[str, tuple[int, bool]]:
     """Create missing sessions for `user_id`, lock all; return {id: (owner id, created)}."""
-    ordered = sorted(seeds, key=lambda seed: seed.session_id)
     rows = await conn.fetch(
         _CLAIM,
         user_id,
-        [seed.session_id for seed in ordered],
-        [seed.source for seed in ordered],
-        [seed.source_detail for seed in ordered],
-        [seed.started_at for seed in ordered],
+        rows_param([(s.session_id, s.source, s.source_detail, s.started_at) for s in seeds]),
     )
-    return {row["id"]: (row["user_id"], row["created"]) for row in rows}
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 async def apply_changes(conn: Any, changes: Sequence[SessionChange]) -> None:
@@ -60,13 +59,20 @@ async def apply_changes(conn: Any, changes: Sequence[SessionChange]) -> None:
         return
     await conn.execute(
         _APPLY,
-        [c.session_id for c in changes],
-        [c.started_at for c in changes],
-        [c.source for c in changes],
-        [c.source_detail for c in changes],
-        [c.ended_at for c in changes],
-        [c.added for c in changes],
-        [c.last_event_at for c in changes],
+        rows_param(
+            [
+                (
+                    c.session_id,
+                    c.started_at,
+                    c.source,
+                    c.source_detail,
+                    c.ended_at,
+                    c.added,
+                    c.last_event_at,
+                )
+                for c in changes
+            ]
+        ),
     )
 
 
