@@ -32,7 +32,6 @@ import psutil
 from app import auth, migrate, repository
 from app.embedded import start_embedded
 from app.repository import api_keys as keys_repo
-from app.repository.events import INSERT_EVENTS_SQL
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -87,6 +86,15 @@ async def create_user(url: str, name: str) -> tuple[int, str]:
         await conn.close()
 
 
+CEILING_SQL = """
+INSERT INTO bench_ceiling (id, session_id, type, source, source_detail, occurred_at, payload)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::timestamptz[], $7::json[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+
 def payload(i: int, size: int = 1000) -> str:
     text = ('Refactor the parser: "quoted" café 日本語 😀\n' * (size // 40 + 1))[:size]
     return orjson.dumps(
@@ -103,8 +111,8 @@ def payload(i: int, size: int = 1000) -> str:
 
 
 async def measure_ceiling(url: str, connections: int, rows: int, seconds: float) -> dict[str, Any]:
-    """The service's own insert statement, 100-row statements from N connections, no HTTP."""
-    sql = INSERT_EVENTS_SQL.replace("recording_event", "bench_ceiling")
+    """PostgreSQL alone: 100-row unnest inserts into a copy of the event table, no HTTP."""
+    sql = CEILING_SQL
     await admin(
         url,
         "DROP TABLE IF EXISTS bench_ceiling",
@@ -164,14 +172,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_service(database_url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
+def start_service(
+    database_url: str, workers: int, port: int, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """The service as an operator runs it; its JSON logs go to a file, as in production."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [SCRIPT, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [SCRIPT, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -466,7 +478,7 @@ def main() -> int:
         print(f"measuring the ceiling ({c} connections, {args.duration:.0f}s)...", flush=True)
         ceiling = asyncio.run(measure_ceiling(url, c, 100, args.duration))
         port = free_port()
-        service = start_service(url, args.workers, port)
+        service = start_service(url, args.workers, port, args.output.with_suffix(".log"))
         base = f"http://127.0.0.1:{port}"
         d = args.duration
         plan: list[tuple[str, Any]] = [

@@ -12,16 +12,26 @@ _SESSION_COLUMNS = (
     "id, source, source_detail, started_at, ended_at, event_count, last_event_at, created_at"
 )
 
-# One statement, rows in id order: every batch locks its sessions in the same order, so
-# concurrent batches over the same sessions queue instead of deadlocking. The no-op update
-# takes the row lock and makes RETURNING report the owner of rows that already existed.
-_CLAIM = """
-INSERT INTO recording_session AS s (id, user_id, source, source_detail, started_at)
+# Claiming is two statements, each in id order. First the missing sessions are created for
+# the requester (new rows stay locked by this transaction); then the ones that already
+# existed are locked, FOR NO KEY UPDATE, and their owners read. Every transaction finishes
+# its inserts before it takes any row lock, and takes both in the same order, so concurrent
+# batches over the same sessions queue instead of deadlocking. A lock costs less than the
+# no-op update (a whole new row version) that ON CONFLICT DO UPDATE would write.
+_CREATE = """
+INSERT INTO recording_session (id, user_id, source, source_detail, started_at)
 SELECT c.r->>0, $1, c.r->>1, c.r->>2, (c.r->>3)::timestamptz
 FROM jsonb_array_elements($2::jsonb) AS c(r)
 ORDER BY c.r->>0
-ON CONFLICT (id) DO UPDATE SET user_id = s.user_id
-RETURNING s.id, s.user_id, s.xmax = 0 AS created
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+"""
+
+_LOCK = """
+SELECT id, user_id FROM recording_session
+WHERE id = ANY($1::text[])
+ORDER BY id
+FOR NO KEY UPDATE
 """
 
 _APPLY = """
@@ -46,12 +56,17 @@ async def claim_sessions(
     conn: Any, user_id: int, seeds: Sequence[SessionChange]
 ) -> dict[str, tuple[int, bool]]:
     """Create missing sessions for `user_id`, lock all; return {id: (owner id, created)}."""
-    rows = await conn.fetch(
-        _CLAIM,
+    created_rows = await conn.fetch(
+        _CREATE,
         user_id,
         rows_param([(s.session_id, s.source, s.source_detail, s.started_at) for s in seeds]),
     )
-    return {row[0]: (row[1], row[2]) for row in rows}
+    claims = {row[0]: (user_id, True) for row in created_rows}
+    existing = [s.session_id for s in seeds if s.session_id not in claims]
+    if existing:
+        for row in await conn.fetch(_LOCK, existing):
+            claims[row[0]] = (row[1], False)
+    return claims
 
 
 async def apply_changes(conn: Any, changes: Sequence[SessionChange]) -> None:

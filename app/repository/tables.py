@@ -59,6 +59,8 @@ recording_session = Table(
     Column("last_event_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("recording_session_user_id_started_at_idx", "user_id", "started_at"),
+    # Room for HOT updates: every batch updates its sessions' counters (migration 0003).
+    postgresql_with={"fillfactor": 80},
 )
 
 recording_event = Table(
