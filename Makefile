@@ -31,5 +31,11 @@ check: $(STAMP) ## Lint and type-check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib); writes bench/results/ and docs/performance.png
+	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py --output bench/results/latest.json
+	$(BIN)/python bench/plot.py bench/results/latest.json docs/performance.png
+
 clean: ## Remove the virtualenv and the embedded database
 	rm -rf $(VENV) .data

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -13,6 +16,7 @@ import typer
 from app import auth, migrate, repository
 from app.embedded import embedded_url
 from app.logs import log_config
+from app.metrics import MULTIPROCESS_ENV
 from app.repository import api_keys as keys_repo
 from app.settings import Settings, get_settings
 
@@ -86,6 +90,11 @@ def serve(
     # through SystemExit(0) then lets atexit stop the embedded PostgreSQL.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
+    if workers > 1:
+        # Each worker writes its metrics under this directory; /metrics adds them up.
+        metrics_dir = tempfile.mkdtemp(prefix="recording-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ[MULTIPROCESS_ENV] = metrics_dir
     uvicorn.run(
         "app.main:app",
         host=host,

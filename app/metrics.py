@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Set by `serve --workers N` (N > 1) before the workers start, so they share their counts.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 INGESTED = Counter(
     "recording_ingest_events_total",
@@ -24,4 +36,9 @@ def record_ingest(accepted: int, duplicates: int, invalid: int) -> None:
 
 
 def render() -> tuple[bytes, str]:
+    """This process's metrics, or every worker's when serve runs several (multiprocess mode)."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -124,3 +124,46 @@ def test_newcomer_flow_on_the_embedded_database(
     assert (listing.status_code, listing.json()) == (200, [])
     mine = httpx.get(f"{base}/api/recording/sessions/", headers={"X-Clone-API-Key": demo_key})
     assert [s["event_count"] for s in mine.json()] == [2]
+
+
+def test_two_workers_share_the_port_and_their_metrics(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    key = last_line(run(env, "users", "create", f"workers-{time.time_ns()}"))
+    port = free_port()
+    process = subprocess.Popen(
+        [SCRIPT, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        time.sleep(1)  # let the second worker finish starting
+        for _ in range(6):  # a new connection each time, spread over both workers
+            response = httpx.post(
+                f"{base}/api/recording/events/",
+                json=readme_example(),
+                headers={"X-Clone-API-Key": key},
+            )
+            assert response.status_code == 201
+        metrics = httpx.get(f"{base}/metrics").text
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    pids = {line for line in output.splitlines() if "Started server process" in line}
+    assert len(pids) == 2
+    line = next(
+        x
+        for x in metrics.splitlines()
+        if x.startswith('recording_ingest_events_total{outcome="accepted"')
+    )
+    assert float(line.split()[-1]) == 12.0
