@@ -1,0 +1,143 @@
+"""The database goes away, comes back, hangs: 503s, never 500s, never a half batch."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi import FastAPI
+
+from app import repository
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import Producer
+from tests.factories import event, unique
+from tests.faults.conftest import OwnPostgres, count_rows
+
+pytestmark = pytest.mark.in_process
+
+
+async def test_down_then_back_without_restarting_the_service(
+    own_postgres: OwnPostgres, fault_app: FastAPI, producer: Producer
+) -> None:
+    sid = unique("s")
+    assert (await producer.post([event(sid)])).status_code == 201
+    batch = [event(sid) for _ in range(5)]
+    await asyncio.to_thread(own_postgres.stop)
+    down = await producer.post(batch)
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "1"
+    assert down.json() == {"detail": "database unavailable; retry the same request later"}
+    assert (await producer.client.get("/readyz")).status_code == 503
+    await asyncio.to_thread(own_postgres.start)
+    back = await producer.post(batch)
+    assert (back.status_code, back.json()) == (201, {"accepted": 5, "duplicates": 0, "invalid": []})
+    assert (
+        await count_rows(fault_app, "SELECT event_count FROM recording_session WHERE id = $1", sid)
+        == 6
+    )
+
+
+async def test_restart_under_load_loses_and_repeats_nothing(
+    own_postgres: OwnPostgres, fault_app: FastAPI, producer: Producer
+) -> None:
+    answered: dict[str, int] = {}  # event id -> status of the answer that carried it
+    statuses: list[int] = []
+    stop_at = time.monotonic() + 6
+
+    async def post_until_done(worker: int) -> None:
+        sid = unique(f"load{worker}")
+        while time.monotonic() < stop_at:
+            batch = [event(sid) for _ in range(20)]
+            response = await producer.post(batch)
+            statuses.append(response.status_code)
+            for item in batch:
+                answered[item["id"]] = response.status_code
+
+    async def restart() -> None:
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(own_postgres.start)
+
+    await asyncio.gather(restart(), *(post_until_done(n) for n in range(8)))
+    assert set(statuses) <= {200, 201, 503}, statuses
+    assert 503 in statuses and 201 in statuses
+    accepted_ids = [i for i, status in answered.items() if status in (200, 201)]
+    stored = await count_rows(
+        fault_app, "SELECT count(*) FROM recording_event WHERE id = ANY($1)", accepted_ids
+    )
+    assert stored == len(accepted_ids)
+    total = await count_rows(fault_app, "SELECT count(*) FROM recording_event")
+    counted = await count_rows(fault_app, "SELECT sum(event_count) FROM recording_session")
+    assert total == counted  # every stored event counted once, none twice
+
+
+async def test_a_stuck_database_gives_a_timely_503(
+    fault_settings: Settings, producer: Producer, own_postgres: OwnPostgres
+) -> None:
+    sid = unique("s")
+    await producer.post([event(sid)])
+    quick = fault_settings.model_copy(update={"statement_timeout_ms": 500})
+    application = create_app(quick)
+    blocker = await repository.connect(own_postgres.url)
+    try:
+        async with application.router.lifespan_context(application):
+            import httpx
+
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.execute(
+                    "SELECT 1 FROM recording_session WHERE id = $1 FOR UPDATE", sid
+                )
+                started = time.monotonic()
+                response = await client.post(
+                    "/api/recording/events/", json=[event(sid)], headers=producer.headers
+                )
+                elapsed = time.monotonic() - started
+                await tx.rollback()
+    finally:
+        await blocker.close()
+    assert response.status_code == 503
+    assert elapsed < 3
+
+
+async def test_an_exhausted_pool_gives_a_timely_503(
+    fault_settings: Settings, producer: Producer, own_postgres: OwnPostgres
+) -> None:
+    sid = unique("s")
+    await producer.post([event(sid)])
+    tiny = fault_settings.model_copy(
+        update={"pool_max_size": 1, "pool_acquire_timeout": 0.5, "statement_timeout_ms": 5000}
+    )
+    application = create_app(tiny)
+    blocker = await repository.connect(own_postgres.url)
+    try:
+        async with application.router.lifespan_context(application):
+            import httpx
+
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.execute(
+                    "SELECT 1 FROM recording_session WHERE id = $1 FOR UPDATE", sid
+                )
+                stuck = asyncio.create_task(
+                    client.post(
+                        "/api/recording/events/", json=[event(sid)], headers=producer.headers
+                    )
+                )
+                await asyncio.sleep(0.3)  # the first request now holds the only connection
+                started = time.monotonic()
+                second = await client.get("/api/recording/sessions/", headers=producer.headers)
+                elapsed = time.monotonic() - started
+                await tx.rollback()
+                first = await stuck
+    finally:
+        await blocker.close()
+    assert second.status_code == 503 and elapsed < 2
+    assert first.status_code == 201
