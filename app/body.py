@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -69,6 +72,13 @@ async def read_body(
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Unrepresentable:
+    """An item that parsed, but not faithfully: it becomes an invalid item, not a 500."""
+
+    reason: str
+
+
 def parse_batch(raw: bytes, *, max_items: int) -> list[Any]:
     """Parse a JSON array of 1..max_items items; the whole body is rejected otherwise."""
     if not raw.strip():
@@ -77,6 +87,8 @@ def parse_batch(raw: bytes, *, max_items: int) -> list[Any]:
         batch = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if isinstance(batch, list) and _LONG_DIGITS.search(raw):
+        batch = _flag_big_integers(raw, batch)
     if not isinstance(batch, list):
         raise BadRequest(f"request body must be a JSON array of events, not {_json_kind(batch)}")
     if not batch:
@@ -84,6 +96,53 @@ def parse_batch(raw: bytes, *, max_items: int) -> list[Any]:
     if len(batch) > max_items:
         raise BadRequest(f"batch has {len(batch)} items; at most {max_items} are allowed")
     return batch
+
+
+# orjson turns integers beyond 64 bits into floats, silently changing them. A run of 20
+# digits (19 after a minus) is the cheap sign that one may be present (anywhere, strings
+# included); only then is the body parsed again, exactly, to find the items that hold one.
+_LONG_DIGITS = re.compile(rb"-\d{19}|\d{20}")
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+class _BigInt(int):
+    pass
+
+
+def _exact_int(text: str) -> int:
+    value = int(text)
+    return value if _INT64_MIN <= value <= _UINT64_MAX else _BigInt(value)
+
+
+def _flag_big_integers(raw: bytes, batch: list[Any]) -> list[Any]:
+    try:
+        exact = json.loads(raw, parse_int=_exact_int)
+    except (ValueError, RecursionError):
+        return batch  # orjson accepted it; keep orjson's reading
+    if not isinstance(exact, list) or len(exact) != len(batch):
+        return batch
+    flagged = []
+    for parsed, item in zip(exact, batch, strict=True):
+        big = _find_big_integer(parsed)
+        flagged.append(
+            item
+            if big is None
+            else Unrepresentable(f"integer {str(big)[:40]} does not fit in 64 bits")
+        )
+    return flagged
+
+
+def _find_big_integer(value: Any) -> int | None:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _BigInt):
+            return int(node)
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
 
 
 def _json_kind(value: Any) -> str:

@@ -13,6 +13,7 @@ import fastjsonschema
 import jsonschema
 import orjson
 
+from app.body import Unrepresentable
 from app.instants import is_instant, parse_instant
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "events.schema.json"
@@ -100,6 +101,8 @@ class EventValidator:
         return events, invalid
 
     def check(self, index: int, item: Any) -> Event | Invalid:
+        if isinstance(item, Unrepresentable):
+            return Invalid(index, [item.reason])
         payload = orjson.dumps(item)
         if len(payload) > self.max_event_bytes:
             return Invalid(index, [f"event is larger than {self.max_event_bytes} bytes"])

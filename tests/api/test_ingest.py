@@ -248,3 +248,82 @@ async def test_the_path_without_trailing_slash_answers_too(alice: Producer) -> N
         "/api/recording/events", json=[event(unique("s"))], headers=alice.headers
     )
     assert response.status_code == 201
+
+
+async def test_numbers_beyond_64_bits_are_invalid_items_not_silently_rounded(
+    alice: Producer,
+) -> None:
+    session = unique("s")
+    exact = event(session, attributes={"max_u64": 2**64 - 1, "min_i64": -(2**63), "pi": 3.5})
+    raw = orjson.dumps([exact])[:-1] + b', {"id": "big-1", "session_id": "' + session.encode()
+    raw += b'", "occurred_at": "2026-05-05T12:00:00Z", "source": "cli", "type": "note", '
+    raw += b'"text": "t", "attributes": {"n": 123456789012345678901234567890}}]'
+    response = await alice.client.post("/api/recording/events/", content=raw, headers=alice.headers)
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "invalid": [
+            {
+                "index": 1,
+                "errors": ["integer 123456789012345678901234567890 does not fit in 64 bits"],
+            }
+        ],
+    }
+    stored = (await alice.get(f"/api/recording/events/{exact['id']}/")).json()
+    assert stored["payload"] == exact
+
+
+HOSTILE_BODIES = [
+    (b"[" * 100_000 + b"]" * 100_000, 400),
+    (b'[{"id": "x", "session_id": "s", "occurred_at": "2026-05-05T12:00:00Z", ' * 2, 400),
+    (b"\xc3\x28", 400),
+    (b'["\\ud800"]', 400),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    HOSTILE_BODIES,
+    ids=["nested-100k", "truncated", "invalid-utf8", "lone-surrogate"],
+)
+async def test_hostile_bodies_are_clear_4xx(alice: Producer, raw: bytes, status: int) -> None:
+    response = await alice.client.post("/api/recording/events/", content=raw, headers=alice.headers)
+    assert response.status_code == status
+    assert response.json()["detail"].startswith("request body is not valid JSON")
+
+
+HOSTILE_ITEMS = [
+    ({"id": "../../etc/passwd"}, "id: '../../etc/passwd' does not match"),
+    ({"id": " padded "}, "id: ' padded ' does not match"),
+    ({"id": "x" * 10_000}, "is too long"),
+    ({"occurred_at": "2026-05-05T12:00:00"}, "is not a 'date-time'"),
+    ({"occurred_at": "0000-01-01T00:00:00Z"}, "is not a 'date-time'"),
+    ({"session_id": "a\u0000b"}, "does not match"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    HOSTILE_ITEMS,
+    ids=["path", "whitespace", "10k-id", "no-timezone", "year-0", "nul-id"],
+)
+async def test_hostile_items_are_invalid_items(
+    alice: Producer, change: dict[str, Any], message: str
+) -> None:
+    response = await alice.post([{**event(unique("s")), **change}])
+    (invalid,) = response.json()["invalid"]
+    assert message in invalid["errors"][0]
+
+
+async def test_year_9999_is_accepted(alice: Producer) -> None:
+    item = event(unique("s"), occurred_at="9999-12-31T23:59:59Z")
+    assert (await alice.post([item])).status_code == 201
+    stored = (await alice.get(f"/api/recording/events/{item['id']}/")).json()
+    assert stored["occurred_at"] == "9999-12-31T23:59:59Z"
+
+
+async def test_a_100_kb_key_header_is_401(client: Any) -> None:
+    response = await client.get(
+        "/api/recording/sessions/", headers={"X-Clone-API-Key": "k" * 100_000}
+    )
+    assert response.status_code in (401, 431)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.body import check_content_type, parse_batch, read_body
+from app.body import Unrepresentable, check_content_type, parse_batch, read_body
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
@@ -111,3 +111,17 @@ def test_bad_bodies_are_400(raw: bytes, message: str) -> None:
 
 def test_1000_items_are_accepted() -> None:
     assert len(parse_batch(b"[" + b"1," * 999 + b"1]", max_items=1000)) == 1000
+
+
+def test_integers_beyond_64_bits_mark_their_item_unrepresentable() -> None:
+    raw = b'[{"n": 18446744073709551616}, {"n": 18446744073709551615}, '
+    raw += b'{"s": "123456789012345678901"}]'
+    first, second, third = parse_batch(raw, max_items=10)
+    assert first == Unrepresentable("integer 18446744073709551616 does not fit in 64 bits")
+    assert second == {"n": 18446744073709551615}
+    assert third == {"s": "123456789012345678901"}
+
+
+def test_negative_integers_beyond_64_bits_too() -> None:
+    (item,) = parse_batch(b'[{"a": [1, {"b": -9223372036854775809}]}]', max_items=10)
+    assert isinstance(item, Unrepresentable)
