@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check bench clean
+.PHONY: help install install-pgbouncer run test check bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@command -v pgbouncer >/dev/null || [ "$$(id -u)" != 0 ] || $(MAKE) --no-print-directory install-pgbouncer
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +21,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Build .venv/ with the service and its test tools
 
+install-pgbouncer: ## Install PgBouncer from Debian's packages (for the tests through it)
+	apt-get update -q && apt-get install -y -q pgbouncer
+
 run: $(STAMP) ## Serve on 127.0.0.1:8000 (embedded PostgreSQL when DATABASE_URL is unset)
 	$(BIN)/clone-recording serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) ## Run the test suite against a fresh database
+test: $(STAMP) ## Run the test suite against a fresh database, then the API through PgBouncer
 	$(BIN)/pytest
+	@if command -v pgbouncer >/dev/null; then \
+		echo "== again through PgBouncer (transaction pooling, statement cache off)"; \
+		TEST_VIA_PGBOUNCER=1 $(BIN)/pytest -q -p no:cacheprovider tests/api tests/db/test_races.py tests/db/test_bookend_model.py; \
+	else echo "pgbouncer is not installed: skipping the PgBouncer run (make install-pgbouncer)"; fi
 
 check: $(STAMP) ## Lint and type-check
 	$(BIN)/ruff check .

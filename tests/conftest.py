@@ -23,8 +23,10 @@ from app.embedded import start_embedded
 from app.main import create_app
 from app.repository import api_keys as keys_repo
 from app.settings import Settings
+from tests.pgbouncer import pgbouncer
 
 LIVE_URL = os.environ.get("CONTRACT_BASE_URL")
+VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER") == "1"
 T = TypeVar("T")
 
 
@@ -79,8 +81,13 @@ def database_url(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+def settings(database_url: str) -> Iterator[Settings]:
+    """The app's settings; with TEST_VIA_PGBOUNCER=1 its pool goes through PgBouncer."""
+    if not VIA_PGBOUNCER:
+        yield Settings(database_url=database_url)
+        return
+    with pgbouncer(database_url) as pooled_url:
+        yield Settings(database_url=pooled_url, statement_cache_size=0)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -104,3 +106,12 @@ async def test_event_id_already_stored_in_another_session_creates_nothing(
     assert response.json() == {"accepted": 0, "duplicates": 1, "invalid": []}
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", elsewhere) == 0
     assert await orphan_events(db) == 0
+
+
+@pytest.mark.skipif(os.environ.get("TEST_VIA_PGBOUNCER") != "1", reason="only in the PgBouncer run")
+async def test_this_run_goes_through_pgbouncer(app: Any, db: Any, database_url: str) -> None:
+    settings = app.state.resources.settings
+    assert settings.statement_cache_size == 0
+    assert settings.database_url.endswith("/recording") and settings.database_url != database_url
+    expected = urlsplit(database_url).path.lstrip("/")
+    assert await db.fetchval("SELECT current_database()") == expected
