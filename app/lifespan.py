@@ -49,7 +49,11 @@ def build_lifespan(settings: Settings) -> Any:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database_url = resolve_database_url(settings.database_url, settings.data_dir)
         pool = await create_pool(settings, database_url)
-        validator = EventValidator(load_schema(), max_event_bytes=settings.max_event_bytes)
+        validator = EventValidator(
+            load_schema(),
+            max_event_bytes=settings.max_event_bytes,
+            max_depth=settings.max_nesting_depth,
+        )
         app.state.resources = Resources(settings=settings, pool=pool, validator=validator)
         try:
             yield

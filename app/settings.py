@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Largest single event, serialized."
     )
+    max_nesting_depth: int = Field(
+        default=64, ge=1, description="Deepest nesting in an event (the event itself is 1)."
+    )
     max_batch_items: int = Field(default=1000, ge=1, description="Most events in one batch.")
     shutdown_grace_seconds: int = Field(
         default=20, ge=1, description="On SIGTERM, how long in-flight requests may still run."

@@ -18,6 +18,7 @@ from app.instants import is_instant, parse_instant
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "events.schema.json"
 MAX_ERRORS = 3
+FREE_FORM = ("attributes", "input")
 MAX_MESSAGE_CHARS = 300
 SHOWN_VALUE_CHARS = 80
 
@@ -76,9 +77,12 @@ def flatten_by_type(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
 class EventValidator:
     """The event schema compiled once; `classify` splits a batch into events and rejects."""
 
-    def __init__(self, schema: dict[str, Any], *, max_event_bytes: int) -> None:
+    def __init__(
+        self, schema: dict[str, Any], *, max_event_bytes: int, max_depth: int = 64
+    ) -> None:
         self.schema = schema
         self.max_event_bytes = max_event_bytes
+        self.max_depth = max_depth
         self._accepts_type = {
             name: fastjsonschema.compile(flat) for name, flat in flatten_by_type(schema).items()
         }
@@ -117,6 +121,10 @@ class EventValidator:
         occurred_at = parse_instant(item["occurred_at"])
         if occurred_at is None:
             return Invalid(index, self.explain(item))
+        for key in FREE_FORM:
+            # Only these fields hold arbitrary JSON; the schema bounds every other one.
+            if key in item and _deeper_than(item[key], self.max_depth - 2):
+                return Invalid(index, [f"{key}: nested deeper than {self.max_depth} levels"])
         return Event(
             index=index,
             id=item["id"],
@@ -139,6 +147,25 @@ class EventValidator:
                 break
         # fastjsonschema and jsonschema agree on this schema; never answer an empty list.
         return messages or ["event does not match the event schema"]
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels below `value` (iterative, early exit)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            if any(isinstance(child, dict | list) for child in children):
+                return True
+            continue
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _shorten(message: str, shown: str) -> str:

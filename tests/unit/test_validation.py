@@ -278,3 +278,25 @@ def test_type_dispatch_agrees_with_the_whole_schema(
     for key in drops:
         item.pop(key, None)
     assert isinstance(check(item), Event) == FULL.is_valid(item)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "ok"),
+    [({"a": 1}, True), ({"a": {}}, True), ({"a": [1, [2]]}, False), ({"a": {"b": {}}}, False)],
+    ids=["depth-2", "depth-3", "list-depth-4", "dict-depth-4"],
+)
+def test_nesting_is_capped(attributes: dict[str, Any], ok: bool) -> None:
+    shallow = EventValidator(SCHEMA, max_event_bytes=1 << 20, max_depth=3)
+    outcome = shallow.check(0, event("s-1", attributes=attributes))
+    if ok:
+        assert isinstance(outcome, Event)
+    else:
+        assert outcome == Invalid(0, ["attributes: nested deeper than 3 levels"])
+
+
+def test_tool_input_nesting_is_capped_by_default() -> None:
+    deep: Any = "leaf"
+    for _ in range(70):
+        deep = [deep]
+    outcome = check(event("s-1", "agent.tool_call", input=deep))
+    assert outcome == Invalid(0, ["input: nested deeper than 64 levels"])
