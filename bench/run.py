@@ -291,8 +291,14 @@ def seed_page_session(base: str, key: str) -> tuple[str, int]:
 
 
 def worker_pids(service: subprocess.Popen[bytes]) -> list[int]:
+    """The processes that serve requests: the workers, or serve itself with one worker."""
     children = psutil.Process(service.pid).children(recursive=True)
-    return [c.pid for c in children if "python" in (c.name() or "").lower() or c.cmdline()]
+    workers = [
+        c.pid
+        for c in children
+        if "clone-recording" in " ".join(c.cmdline()) or "multiprocessing" in " ".join(c.cmdline())
+    ]
+    return workers or [service.pid]
 
 
 def proc_kib(pid: int, field_name: str) -> int:
