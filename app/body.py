@@ -33,7 +33,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 async def read_body(
     chunks: AsyncIterator[bytes], *, content_encoding: str | None, limit: int
-) -> bytes:
+) -> bytearray:
     """Read the body, inflating gzip as it streams; stop as soon as `limit` is passed.
 
     The limit applies to the decompressed size and never trusts Content-Length, so a small
@@ -42,7 +42,9 @@ async def read_body(
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding[:50]!r} is not supported; use gzip")
-    parts: list[bytes] = []
+    # One growing buffer, no join at the end: the body exists once in memory. The caller
+    # may clear() it once parsed, even while others still hold a reference to it.
+    body = bytearray()
     size = 0
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if encoding != "identity" else None
     try:
@@ -51,7 +53,7 @@ async def read_body(
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
-                parts.append(chunk)
+                body += chunk
                 continue
             data = chunk
             while data:
@@ -60,7 +62,7 @@ async def read_body(
                 size += len(out)
                 if size > limit:
                     raise _too_large(limit)
-                parts.append(out)
+                body += out
                 data = inflater.unconsumed_tail
         if inflater is not None:
             if not inflater.eof:
@@ -69,7 +71,7 @@ async def read_body(
                 raise BadRequest("gzip body has trailing data after the compressed stream")
     except zlib.error as exc:
         raise BadRequest(f"gzip body is corrupt: {exc}") from exc
-    return b"".join(parts)
+    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class Unrepresentable:
     reason: str
 
 
-def parse_batch(raw: bytes, *, max_items: int) -> list[Any]:
+def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
     """Parse a JSON array of 1..max_items items; the whole body is rejected otherwise."""
     if not raw.strip():
         raise BadRequest("request body is empty; send a JSON array of events")
@@ -114,7 +116,7 @@ def _exact_int(text: str) -> int:
     return value if _INT64_MIN <= value <= _UINT64_MAX else _BigInt(value)
 
 
-def _flag_big_integers(raw: bytes, batch: list[Any]) -> list[Any]:
+def _flag_big_integers(raw: bytes | bytearray, batch: list[Any]) -> list[Any]:
     try:
         exact = json.loads(raw, parse_int=_exact_int)
     except (ValueError, RecursionError):

@@ -31,7 +31,9 @@ class IngestResult:
 async def ingest_batch(
     conn: Any, user_id: int, items: list[Any], validator: EventValidator
 ) -> IngestResult:
+    """Consumes `items`: they are cleared once validated, as events carry their own payload."""
     events, invalid = validator.classify(items)
+    items.clear()
     firsts = bookends.first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
     if firsts:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +12,9 @@ import httpx
 import pytest
 
 from tests.api.test_ingest import readme_example
+from tests.live import SCRIPT, Service
 
 pytestmark = pytest.mark.in_process
-
-SCRIPT = str(Path(sys.executable).with_name("clone-recording"))
 
 
 def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -66,42 +63,18 @@ def test_migrate_is_idempotent(cli_env: dict[str, str]) -> None:
     assert "latest migration" in run(cli_env, "migrate").stdout
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def embedded_service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     """`serve` with DATABASE_URL unset: the embedded PostgreSQL under a fresh DATA_DIR."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["DATA_DIR"] = str(tmp_path / "data")
-    port = free_port()
-    process = subprocess.Popen(
-        [SCRIPT, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    service = Service(env)
+    key = (tmp_path / "data" / "demo-api-key").read_text().strip()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("service did not become ready")
-        key = (tmp_path / "data" / "demo-api-key").read_text().strip()
-        yield base, env, key
+        yield service.base, env, key
     finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-        assert process.returncode == 0, output
+        code, output = service.stop()
+    assert code == 0, output
     assert "Created user 'demo'" in output and key in output
 
 
@@ -129,41 +102,21 @@ def test_newcomer_flow_on_the_embedded_database(
 def test_two_workers_share_the_port_and_their_metrics(database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url}
     key = last_line(run(env, "users", "create", f"workers-{time.time_ns()}"))
-    port = free_port()
-    process = subprocess.Popen(
-        [SCRIPT, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    service = Service(env, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         time.sleep(1)  # let the second worker finish starting
         for _ in range(6):  # a new connection each time, spread over both workers
             response = httpx.post(
-                f"{base}/api/recording/events/",
+                f"{service.base}/api/recording/events/",
                 json=readme_example(),
                 headers={"X-Clone-API-Key": key},
             )
             assert response.status_code == 201
-        metrics = httpx.get(f"{base}/metrics").text
+        metrics = httpx.get(f"{service.base}/metrics").text
     finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    pids = {line for line in output.splitlines() if "Started server process" in line}
-    assert len(pids) == 2
-    line = next(
-        x
-        for x in metrics.splitlines()
-        if x.startswith('recording_ingest_events_total{outcome="accepted"')
-    )
-    assert float(line.split()[-1]) == 12.0
+        code, output = service.stop()
+    assert code == 0, output
+    assert sum("Started server process" in line for line in output.splitlines()) == 2
+    prefix = 'recording_ingest_events_total{outcome="accepted"} '
+    line = next(x for x in metrics.splitlines() if x.startswith(prefix))
+    assert float(line.removeprefix(prefix)) == 12.0

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -74,33 +77,43 @@ async def test_restart_under_load_loses_and_repeats_nothing(
     assert total == counted  # every stored event counted once, none twice
 
 
+@asynccontextmanager
+async def locked_session(
+    settings: Settings, url: str, session_id: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Callable[[], Awaitable[None]]]]:
+    """An app on `settings` while another connection holds the session's row lock.
+
+    Yields a client and a function that lets the lock go.
+    """
+    application = create_app(settings)
+    blocker = await repository.connect(url)
+    try:
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+                tx = blocker.transaction()
+                await tx.start()
+                await blocker.execute(
+                    "SELECT 1 FROM recording_session WHERE id = $1 FOR UPDATE", session_id
+                )
+                yield client, tx.rollback
+    finally:
+        await blocker.close()
+
+
 async def test_a_stuck_database_gives_a_timely_503(
     fault_settings: Settings, producer: Producer, own_postgres: OwnPostgres
 ) -> None:
     sid = unique("s")
     await producer.post([event(sid)])
     quick = fault_settings.model_copy(update={"statement_timeout_ms": 500})
-    application = create_app(quick)
-    blocker = await repository.connect(own_postgres.url)
-    try:
-        async with application.router.lifespan_context(application):
-            import httpx
-
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
-                tx = blocker.transaction()
-                await tx.start()
-                await blocker.execute(
-                    "SELECT 1 FROM recording_session WHERE id = $1 FOR UPDATE", sid
-                )
-                started = time.monotonic()
-                response = await client.post(
-                    "/api/recording/events/", json=[event(sid)], headers=producer.headers
-                )
-                elapsed = time.monotonic() - started
-                await tx.rollback()
-    finally:
-        await blocker.close()
+    async with locked_session(quick, own_postgres.url, sid) as (client, release):
+        started = time.monotonic()
+        response = await client.post(
+            "/api/recording/events/", json=[event(sid)], headers=producer.headers
+        )
+        elapsed = time.monotonic() - started
+        await release()
     assert response.status_code == 503
     assert elapsed < 3
 
@@ -113,31 +126,15 @@ async def test_an_exhausted_pool_gives_a_timely_503(
     tiny = fault_settings.model_copy(
         update={"pool_max_size": 1, "pool_acquire_timeout": 0.5, "statement_timeout_ms": 5000}
     )
-    application = create_app(tiny)
-    blocker = await repository.connect(own_postgres.url)
-    try:
-        async with application.router.lifespan_context(application):
-            import httpx
-
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
-                tx = blocker.transaction()
-                await tx.start()
-                await blocker.execute(
-                    "SELECT 1 FROM recording_session WHERE id = $1 FOR UPDATE", sid
-                )
-                stuck = asyncio.create_task(
-                    client.post(
-                        "/api/recording/events/", json=[event(sid)], headers=producer.headers
-                    )
-                )
-                await asyncio.sleep(0.3)  # the first request now holds the only connection
-                started = time.monotonic()
-                second = await client.get("/api/recording/sessions/", headers=producer.headers)
-                elapsed = time.monotonic() - started
-                await tx.rollback()
-                first = await stuck
-    finally:
-        await blocker.close()
+    async with locked_session(tiny, own_postgres.url, sid) as (client, release):
+        stuck = asyncio.create_task(
+            client.post("/api/recording/events/", json=[event(sid)], headers=producer.headers)
+        )
+        await asyncio.sleep(0.3)  # the first request now holds the only connection
+        started = time.monotonic()
+        second = await client.get("/api/recording/sessions/", headers=producer.headers)
+        elapsed = time.monotonic() - started
+        await release()
+        first = await stuck
     assert second.status_code == 503 and elapsed < 2
     assert first.status_code == 201

@@ -3,6 +3,7 @@ as documented. Bounded: a few dozen examples per operation."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from tests.faults.test_process_faults import Service, new_key
+from tests.faults.test_process_faults import new_key
+from tests.live import Service
 
 pytestmark = pytest.mark.in_process
 
@@ -27,12 +29,11 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def live(database_url: str) -> Iterator[tuple[Service, str]]:
-    service = Service(database_url)
+    service = Service({**os.environ, "DATABASE_URL": database_url})
     try:
         yield service, new_key(database_url)
     finally:
-        service.process.terminate()
-        service.process.communicate(timeout=30)
+        service.stop()
 
 
 def operations(service: Service) -> list[Any]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,13 +16,11 @@ import pytest
 from app import auth, repository
 from app.repository import api_keys as keys_repo
 from tests.conftest import off_loop
-from tests.db.test_cli import free_port
 from tests.factories import event, unique
 from tests.faults.conftest import OwnPostgres
+from tests.live import Service
 
 pytestmark = pytest.mark.in_process
-
-SCRIPT = str(Path(sys.executable).with_name("clone-recording"))
 
 
 def query(url: str, sql: str, *args: Any) -> Any:
@@ -53,35 +48,13 @@ def new_key(url: str) -> str:
     return result
 
 
-class Service:
-    def __init__(self, database_url: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url, "SHUTDOWN_GRACE_SECONDS": "15"}
-        self.process = subprocess.Popen(
-            [SCRIPT, "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.process.kill()
-        pytest.fail("service did not start")
-
-
 @pytest.fixture
 def service_factory(own_postgres: OwnPostgres) -> Iterator[Any]:
     started: list[Service] = []
 
     def start() -> Service:
-        service = Service(own_postgres.url)
+        env = {**os.environ, "DATABASE_URL": own_postgres.url, "SHUTDOWN_GRACE_SECONDS": "15"}
+        service = Service(env)
         started.append(service)
         return service
 
@@ -89,7 +62,7 @@ def service_factory(own_postgres: OwnPostgres) -> Iterator[Any]:
     for service in started:
         if service.process.poll() is None:
             service.process.kill()
-        service.process.communicate(timeout=30)  # also closes its output pipe
+        service.stop()  # also closes its output pipe
 
 
 def big_batch(session: str, count: int = 1000, size: int = 20_000) -> list[dict[str, Any]]:
