@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -89,7 +88,7 @@ def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
         batch = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
-    if isinstance(batch, list) and _LONG_DIGITS.search(raw):
+    if isinstance(batch, list) and _LONG_DIGIT_RUN in raw.translate(_DIGITS_TO_ZERO):
         batch = _flag_big_integers(raw, batch)
     if not isinstance(batch, list):
         raise BadRequest(f"request body must be a JSON array of events, not {_json_kind(batch)}")
@@ -100,10 +99,12 @@ def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
     return batch
 
 
-# orjson turns integers beyond 64 bits into floats, silently changing them. A run of 20
-# digits (19 after a minus) is the cheap sign that one may be present (anywhere, strings
-# included); only then is the body parsed again, exactly, to find the items that hold one.
-_LONG_DIGITS = re.compile(rb"-\d{19}|\d{20}")
+# orjson turns integers beyond 64 bits into floats, silently changing them. A run of 19
+# digits is the cheap sign that one may be present (anywhere, strings included); only then
+# is the body parsed again, exactly, to find the items that hold one. translate + `in` runs
+# in C at ~1 GB/s, where a regex took 3 ms for a 70 KB body.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 19
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
