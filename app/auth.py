@@ -7,6 +7,7 @@ import hmac
 import secrets
 from typing import Any
 
+from app import repository
 from app.errors import Unauthorized
 from app.repository import api_keys as keys_repo
 
@@ -31,6 +32,13 @@ async def issue_key(conn: Any, user_id: int) -> str:
     key = new_key()
     await keys_repo.insert_key(conn, user_id, key_prefix(key), digest(key))
     return key
+
+
+async def create_user_with_key(conn: Any, name: str) -> tuple[int, str] | None:
+    """A new user and its first key, in one transaction; None when the name is taken."""
+    async with repository.transaction(conn):
+        user_id = await keys_repo.create_user(conn, name)
+        return (user_id, await issue_key(conn, user_id)) if user_id is not None else None
 
 
 async def authenticate(conn: Any, key: str | None) -> int:

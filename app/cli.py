@@ -41,12 +41,7 @@ def _database_url(settings: Settings) -> tuple[str, bool]:
     return embedded_url(settings.data_dir), True
 
 
-def _run_with_connection(work: Callable[[Any], Awaitable[T]]) -> T:
-    settings = get_settings()
-    url, embedded = _database_url(settings)
-    if embedded:
-        migrate.upgrade(url)  # the embedded database is ours: keep it at head
-
+def _with_connection(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
     async def run() -> T:
         conn = await repository.connect(url)
         try:
@@ -55,6 +50,13 @@ def _run_with_connection(work: Callable[[Any], Awaitable[T]]) -> T:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def _run_with_connection(work: Callable[[Any], Awaitable[T]]) -> T:
+    url, embedded = _database_url(get_settings())
+    if embedded:
+        migrate.upgrade(url)  # the embedded database is ours: keep it at head
+    return _with_connection(url, work)
 
 
 def _fail(message: str) -> None:
@@ -112,20 +114,10 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def _announce_demo_key(url: str, settings: Settings) -> None:
-    async def create_demo(conn: Any) -> str | None:
-        user_id = await keys_repo.create_user(conn, DEMO_USER)
-        return await auth.issue_key(conn, user_id) if user_id is not None else None
-
-    async def run() -> str | None:
-        conn = await repository.connect(url)
-        try:
-            return await create_demo(conn)
-        finally:
-            await conn.close()
-
-    key = asyncio.run(run())
+    created = _with_connection(url, lambda conn: auth.create_user_with_key(conn, DEMO_USER))
     key_file = settings.data_dir / "demo-api-key"
-    if key is not None:
+    if created is not None:
+        key = created[1]
         key_file.write_text(key + "\n")
         key_file.chmod(0o600)
         typer.echo(f"Created user '{DEMO_USER}'. Its API key (also in {key_file}):\n{key}")
@@ -137,16 +129,12 @@ def _announce_demo_key(url: str, settings: Settings) -> None:
 def users_create(name: str) -> None:
     """Create a user and its first API key; the key alone is the last line."""
 
-    async def work(conn: Any) -> str | None:
-        async with repository.transaction(conn):
-            user_id = await keys_repo.create_user(conn, name)
-            return await auth.issue_key(conn, user_id) if user_id is not None else None
-
-    key = _run_with_connection(work)
-    if key is None:
+    created = _run_with_connection(lambda conn: auth.create_user_with_key(conn, name))
+    if created is None:
         _fail(f"user {name!r} already exists; use `keys create {name}` for another key")
+        return
     typer.echo(f"Created user {name!r}. Its API key is shown once:")
-    typer.echo(key)
+    typer.echo(created[1])
 
 
 @keys_cli.command("create")

@@ -31,7 +31,6 @@ import psutil
 
 from app import auth, migrate, repository
 from app.embedded import start_embedded
-from app.repository import api_keys as keys_repo
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -79,9 +78,9 @@ async def fetchval(url: str, sql: str, *args: Any) -> Any:
 async def create_user(url: str, name: str) -> tuple[int, str]:
     conn = await repository.connect(url)
     try:
-        user_id = await keys_repo.create_user(conn, name)
-        assert user_id is not None
-        return user_id, await auth.issue_key(conn, user_id)
+        created = await auth.create_user_with_key(conn, name)
+        assert created is not None
+        return created
     finally:
         await conn.close()
 

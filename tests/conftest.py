@@ -21,7 +21,6 @@ from fastapi import FastAPI
 from app import auth, migrate, repository
 from app.embedded import start_embedded
 from app.main import create_app
-from app.repository import api_keys as keys_repo
 from app.settings import Settings
 from tests.pgbouncer import pgbouncer
 
@@ -140,9 +139,9 @@ class Producer:
 
 async def make_user(app: FastAPI) -> tuple[int, str]:
     async with app.state.resources.pool.acquire() as conn:
-        user_id = await keys_repo.create_user(conn, f"user-{uuid.uuid4().hex[:10]}")
-        assert user_id is not None
-        return user_id, await auth.issue_key(conn, user_id)
+        created = await auth.create_user_with_key(conn, f"user-{uuid.uuid4().hex[:10]}")
+        assert created is not None
+        return created
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from app import auth, repository
-from app.repository import api_keys as keys_repo
 from tests.conftest import off_loop
 from tests.factories import event, unique
 from tests.faults.conftest import OwnPostgres
@@ -38,9 +37,9 @@ def new_key(url: str) -> str:
     async def run() -> str:
         conn = await repository.connect(url)
         try:
-            user_id = await keys_repo.create_user(conn, unique("proc"))
-            assert user_id is not None
-            return await auth.issue_key(conn, user_id)
+            created = await auth.create_user_with_key(conn, unique("proc"))
+            assert created is not None
+            return created[1]
         finally:
             await conn.close()
 
