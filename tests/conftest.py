@@ -175,3 +175,8 @@ async def alice(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> Pr
 @pytest.fixture
 async def bob(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> Producer:
     return await _producer(request, client, "CONTRACT_API_KEY_2")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if LIVE_URL and item.get_closest_marker("in_process"):
+        pytest.skip("needs the in-process app or the database; not against a live server")
