@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: help install install-pgbouncer run test check bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@command -v pgbouncer >/dev/null || [ "$$(id -u)" != 0 ] || $(MAKE) --no-print-directory install-pgbouncer
