@@ -82,13 +82,15 @@ class Unrepresentable:
 
 def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
     """Parse a JSON array of 1..max_items items; the whole body is rejected otherwise."""
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise BadRequest("request body is empty; send a JSON array of events")
+    # Checked before parsing, so its scratch copies never coexist with the parsed items.
+    long_digits = _has_long_digit_run(raw)
     try:
         batch = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
-    if isinstance(batch, list) and _LONG_DIGIT_RUN in raw.translate(_DIGITS_TO_ZERO):
+    if long_digits and isinstance(batch, list):
         batch = _flag_big_integers(raw, batch)
     if not isinstance(batch, list):
         raise BadRequest(f"request body must be a JSON array of events, not {_json_kind(batch)}")
@@ -105,6 +107,18 @@ def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
 # in C at ~1 GB/s, where a regex took 3 ms for a 70 KB body.
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGIT_RUN = b"0" * 19
+_SCAN_WINDOW = 1 << 20  # bounded scratch memory, whatever the body size
+
+
+def _has_long_digit_run(raw: bytes | bytearray) -> bool:
+    overlap = len(_LONG_DIGIT_RUN) - 1
+    for start in range(0, len(raw), _SCAN_WINDOW):
+        window = raw[max(0, start - overlap) : start + _SCAN_WINDOW]
+        if _LONG_DIGIT_RUN in window.translate(_DIGITS_TO_ZERO):
+            return True
+    return False
+
+
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -101,7 +100,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _drop_422(document)
             document.setdefault("components", {}).setdefault("schemas", {}).update(
-                copy.deepcopy(_component_schemas())
+                _component_schemas()
             )
             app.openapi_schema = document
         return app.openapi_schema

@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,7 +34,6 @@ from app import auth, migrate, repository
 from app.embedded import start_embedded
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 SCRIPT = str(Path(sys.executable).with_name("clone-recording"))
 
 
@@ -159,8 +159,6 @@ async def measure_ceiling(url: str, connections: int, rows: int, seconds: float)
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
     }
 
-
-from datetime import UTC, datetime  # noqa: E402
 
 ORIGIN = datetime(2026, 5, 5, 12, tzinfo=UTC)
 

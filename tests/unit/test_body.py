@@ -125,3 +125,18 @@ def test_integers_beyond_64_bits_mark_their_item_unrepresentable() -> None:
 def test_negative_integers_beyond_64_bits_too() -> None:
     (item,) = parse_batch(b'[{"a": [1, {"b": -9223372036854775809}]}]', max_items=10)
     assert isinstance(item, Unrepresentable)
+
+
+def test_a_digit_run_across_scan_windows_is_found() -> None:
+    from app import body
+
+    pad = b" " * (body._SCAN_WINDOW - 10)
+    raw = b"[" + pad + b'{"n": 123456789012345678901234}]'
+    (item,) = parse_batch(raw, max_items=10)
+    assert isinstance(item, Unrepresentable)
+
+
+@pytest.mark.parametrize("raw", [b"   ", b"\n\t"], ids=["spaces", "newline-tab"])
+def test_whitespace_only_body_is_empty(raw: bytes) -> None:
+    with pytest.raises(BadRequest, match="empty"):
+        parse_batch(raw, max_items=10)
