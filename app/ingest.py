@@ -1,13 +1,12 @@
-"""The batch use case: validate, dedupe, claim sessions, store, apply bookends — one transaction."""
+"""The batch use case: validate, drop repeated ids, store the rest in one statement."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import bookends, repository
-from app.repository import events as events_repo
-from app.repository import sessions as sessions_repo
+from app import repository
+from app.repository import batches
 from app.validation import Event, EventValidator, Invalid
 
 FOREIGN_SESSION = "session belongs to another user"
@@ -28,39 +27,36 @@ class IngestResult:
         }
 
 
+def first_occurrences(events: list[Event]) -> list[Event]:
+    """Keep the first event of each id; later ones in the same batch are duplicates."""
+    seen: set[str] = set()
+    firsts: list[Event] = []
+    for event in events:
+        if event.id not in seen:
+            seen.add(event.id)
+            firsts.append(event)
+    return firsts
+
+
 async def ingest_batch(
     conn: Any, user_id: int, items: list[Any], validator: EventValidator
 ) -> IngestResult:
     """Consumes `items`: they are cleared once validated, as events carry their own payload."""
     events, invalid = validator.classify(items)
     items.clear()
-    firsts = bookends.first_occurrences(events)
+    firsts = first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
     if firsts:
         for attempt in range(ATTEMPTS):
             try:
-                stored, foreign = await _store(conn, user_id, firsts)
+                stored = await batches.store_batch(conn, user_id, firsts)
                 break
             except repository.RETRYABLE_ERRORS:
+                # A deadlock between overlapping batches, or a session race: nothing was kept.
                 if attempt == ATTEMPTS - 1:
                     raise
-        result.accepted = stored
-        result.duplicates += len(firsts) - stored - len(foreign)
-        invalid.extend(Invalid(e.index, [FOREIGN_SESSION]) for e in foreign)
+        result.accepted = stored.count
+        result.duplicates += len(firsts) - stored.count - len(stored.foreign)
+        invalid.extend(Invalid(e.index, [FOREIGN_SESSION]) for e in stored.foreign)
     result.invalid = sorted(invalid, key=lambda i: i.index)
     return result
-
-
-async def _store(conn: Any, user_id: int, events: list[Event]) -> tuple[int, list[Event]]:
-    """Store what is new in one transaction; return (count stored, events on foreign sessions)."""
-    async with repository.transaction(conn):
-        owners = await sessions_repo.claim_sessions(conn, user_id, bookends.session_seeds(events))
-        mine = [e for e in events if owners[e.session_id][0] == user_id]
-        foreign = [e for e in events if owners[e.session_id][0] != user_id]
-        stored_ids = await events_repo.insert_events(conn, mine)
-        stored = [e for e in mine if e.id in stored_ids]
-        created = {sid for sid, (_, was_created) in owners.items() if was_created}
-        await sessions_repo.apply_changes(conn, bookends.plan_changes(stored, created))
-        # A session created here whose every event turned out to be stored elsewhere.
-        await sessions_repo.delete_sessions(conn, sorted(created - {e.session_id for e in stored}))
-    return len(stored), foreign

@@ -1,38 +1,13 @@
-"""SQL for events: the set-based insert that decides duplicates, and the reads."""
+"""SQL for reading events (they are written by the batch store, repository/batches.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from app.repository import rows_param
-from app.validation import Event
-
-# Rows go in batch order, so `seq` (arrival order) follows the batch. Envelope columns come
-# as one jsonb array of rows; payloads as text (jsonb cannot hold U+0000), zipped by ROWS FROM.
-INSERT_EVENTS_SQL = """
-INSERT INTO recording_event (id, session_id, type, source, source_detail, occurred_at, payload)
-SELECT e.r->>0, e.r->>1, e.r->>2, e.r->>3, e.r->>4, (e.r->>5)::timestamptz, e.payload::json
-FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) AS e(r, payload)
-ON CONFLICT (id) DO NOTHING
-RETURNING id
-"""
 
 _SUMMARY_COLUMNS = (
     "e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at, e.received_at"
 )
-
-
-async def insert_events(conn: Any, events: Sequence[Event]) -> set[str]:
-    """Insert what is new; return the ids actually stored (the rest were duplicates)."""
-    if not events:
-        return set()
-    envelope = rows_param(
-        [(e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at) for e in events]
-    )
-    rows = await conn.fetch(INSERT_EVENTS_SQL, envelope, [e.payload for e in events])
-    return {row[0] for row in rows}
 
 
 async def get_event(conn: Any, event_id: str, user_id: int) -> dict[str, Any] | None:

@@ -1,0 +1,162 @@
+"""The one-statement batch store against the real database: bookends, ownership, the race."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+
+from app import ingest
+from app.repository import batches
+from app.validation import Event
+from tests.conftest import make_user
+from tests.factories import unique
+
+pytestmark = pytest.mark.in_process
+
+
+def t(minute: int) -> datetime:
+    return datetime(2026, 5, 5, 12, minute, tzinfo=UTC)
+
+
+def ev(
+    session: str,
+    type_: str = "note",
+    minute: int = 0,
+    source: str = "cli",
+    detail: str | None = None,
+    index: int = 0,
+) -> Event:
+    return Event(index, unique("e"), session, type_, source, detail, t(minute), "{}")
+
+
+async def session_row(db: Any, sid: str) -> dict[str, Any]:
+    row = await db.fetchrow("SELECT * FROM recording_session WHERE id = $1", sid)
+    assert row is not None
+    return dict(row)
+
+
+@pytest.fixture
+async def user(app: FastAPI) -> int:
+    user_id, _ = await make_user(app)
+    return user_id
+
+
+async def test_first_occurrence_of_an_id_wins() -> None:
+    a, b = ev("s", index=0), ev("s", index=1)
+    again = Event(2, a.id, "s", "note", "ide", None, t(5), "{}")
+    assert [e.index for e in ingest.first_occurrences([a, b, again])] == [0, 1]
+
+
+async def test_new_session_without_start_is_anchored_on_its_earliest_event(
+    db: Any, user: int
+) -> None:
+    sid = unique("s")
+    stored = await batches.store_batch(
+        db, user, [ev(sid, minute=5, source="ide"), ev(sid, minute=2, source="agent", detail="x")]
+    )
+    assert (stored.count, stored.foreign) == (2, [])
+    row = await session_row(db, sid)
+    assert (row["started_at"], row["source"], row["source_detail"]) == (t(2), "agent", "x")
+    assert (row["event_count"], row["last_event_at"], row["ended_at"]) == (2, t(5), None)
+    assert row["user_id"] == user
+
+
+async def test_earliest_ties_go_to_the_first_in_batch_order(db: Any, user: int) -> None:
+    sid = unique("s")
+    await batches.store_batch(db, user, [ev(sid, minute=2, source="ide"), ev(sid, minute=2)])
+    assert (await session_row(db, sid))["source"] == "ide"
+
+
+async def test_started_anchors_even_when_not_earliest(db: Any, user: int) -> None:
+    sid = unique("s")
+    await batches.store_batch(
+        db, user, [ev(sid, minute=1, source="ide"), ev(sid, "session.started", 3, "sdk")]
+    )
+    row = await session_row(db, sid)
+    assert (row["started_at"], row["source"]) == (t(3), "sdk")
+
+
+async def test_last_started_in_batch_order_wins(db: Any, user: int) -> None:
+    sid = unique("s")
+    await batches.store_batch(db, user, [ev(sid, minute=0)])
+    await batches.store_batch(
+        db, user, [ev(sid, "session.started", 4, "ide"), ev(sid, "session.started", 1, "sdk", "d")]
+    )
+    row = await session_row(db, sid)
+    assert (row["started_at"], row["source"], row["source_detail"]) == (t(1), "sdk", "d")
+
+
+async def test_existing_session_without_start_keeps_its_anchor(db: Any, user: int) -> None:
+    sid = unique("s")
+    await batches.store_batch(db, user, [ev(sid, "session.started", 3, "ide", "x")])
+    await batches.store_batch(db, user, [ev(sid, minute=1, source="agent", detail="y")])
+    row = await session_row(db, sid)
+    assert (row["started_at"], row["source"], row["source_detail"]) == (t(3), "ide", "x")
+    assert (row["event_count"], row["last_event_at"]) == (2, t(3))
+
+
+async def test_the_latest_stop_ends_and_an_earlier_one_never_moves_it_back(
+    db: Any, user: int
+) -> None:
+    sid = unique("s")
+    await batches.store_batch(
+        db, user, [ev(sid, "session.stopped", 9), ev(sid, "session.stopped", 7)]
+    )
+    assert (await session_row(db, sid))["ended_at"] == t(9)
+    await batches.store_batch(db, user, [ev(sid, "session.stopped", 8)])
+    assert (await session_row(db, sid))["ended_at"] == t(9)
+
+
+async def test_stored_ids_are_not_counted_again(db: Any, user: int) -> None:
+    sid = unique("s")
+    first = [ev(sid, minute=1), ev(sid, minute=2)]
+    await batches.store_batch(db, user, first)
+    stored = await batches.store_batch(db, user, [first[1], ev(sid, minute=3)])
+    assert stored.count == 1
+    row = await session_row(db, sid)
+    assert (row["event_count"], row["last_event_at"]) == (3, t(3))
+
+
+async def test_events_of_another_users_session_are_reported_not_stored(
+    app: FastAPI, db: Any, user: int
+) -> None:
+    other, _ = await make_user(app)
+    theirs, mine = unique("s"), unique("s")
+    await batches.store_batch(db, other, [ev(theirs)])
+    batch = [ev(mine, index=0), ev(theirs, index=1), ev(mine, index=2)]
+    stored = await batches.store_batch(db, user, batch)
+    assert stored.count == 2
+    assert [e.index for e in stored.foreign] == [1]
+    assert (await session_row(db, theirs))["event_count"] == 1
+    assert (await session_row(db, mine))["user_id"] == user
+
+
+async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_statement(
+    app: FastAPI, db: Any, user: int
+) -> None:
+    """The other user's uncommitted session is not in the snapshot; the upsert finds it."""
+    other, _ = await make_user(app)
+    contested, mine = unique("s"), unique("s")
+    batch = [ev(mine, index=0), ev(contested, index=1)]
+    pool = app.state.resources.pool
+    async with pool.acquire() as rival, pool.acquire() as racer:
+        tx = rival.transaction()
+        await tx.start()
+        await batches.store_batch(rival, other, [ev(contested)])
+        store = asyncio.create_task(batches.store_batch(racer, user, batch))
+        await asyncio.sleep(0.3)  # the store now waits on the rival's session row
+        assert not store.done()
+        await tx.commit()
+        with pytest.raises(asyncpg.SerializationError):
+            await store
+    assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
+    ids = [e.id for e in batch]
+    assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = ANY($1)", ids) == 0
+    # The service retries: the new snapshot sees the owner, and stores the rest.
+    stored = await batches.store_batch(db, user, batch)
+    assert (stored.count, [e.index for e in stored.foreign]) == (1, [1])
