@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from app import repository
@@ -41,13 +41,35 @@ async def create_user_with_key(conn: Any, name: str) -> tuple[int, str] | None:
         return (user_id, await issue_key(conn, user_id)) if user_id is not None else None
 
 
+MISSING = "missing API key: send X-Clone-API-Key: <key> or Authorization: Bearer <key>"
+INVALID = "invalid or revoked API key"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What a presented key is looked up by: its prefix and the digest of the whole key.
+
+    The digest is compared in SQL, not in constant time; that is safe because a timing
+    leak could only reveal the stored digest, and a digest is useless without a preimage.
+    """
+
+    prefix: str
+    digest: bytes
+
+
+def credential(key: str | None) -> Credential:
+    if not key:
+        raise Unauthorized(MISSING)
+    return Credential(key_prefix(key), digest(key))
+
+
 async def authenticate(conn: Any, key: str | None) -> int:
     """The user id behind a live key, or Unauthorized."""
-    if not key:
-        raise Unauthorized(
-            "missing API key: send X-Clone-API-Key: <key> or Authorization: Bearer <key>"
-        )
-    found = await keys_repo.find_active_key(conn, key_prefix(key))
-    if found is None or not hmac.compare_digest(found[1], digest(key)):
-        raise Unauthorized("invalid or revoked API key")
-    return found[0]
+    return await verify(conn, credential(key))
+
+
+async def verify(conn: Any, given: Credential) -> int:
+    user_id = await keys_repo.find_active_user(conn, given.prefix, given.digest)
+    if user_id is None:
+        raise Unauthorized(INVALID)
+    return user_id

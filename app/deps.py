@@ -66,13 +66,19 @@ async def get_conn(resources: ResourcesDep) -> AsyncIterator[Any]:
 ConnDep = Annotated[Any, Depends(get_conn)]
 
 
-async def get_current_user(
-    conn: ConnDep,
+async def get_credential(
     header_key: Annotated[str | None, Security(api_key_header)],
     bearer_key: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> int:
-    key = header_key or (bearer_key.credentials if bearer_key else None)
-    return await auth.authenticate(conn, key)
+) -> auth.Credential:
+    """The presented key, not yet checked; a missing one is refused before anything else."""
+    return auth.credential(header_key or (bearer_key.credentials if bearer_key else None))
+
+
+CredentialDep = Annotated[auth.Credential, Depends(get_credential)]
+
+
+async def get_current_user(given: CredentialDep, conn: ConnDep) -> int:
+    return await auth.verify(conn, given)
 
 
 CurrentUser = Annotated[int, Depends(get_current_user)]

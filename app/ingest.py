@@ -1,11 +1,17 @@
-"""The batch use case: validate, drop repeated ids, store the rest in one statement."""
+"""The batch use case: validate, drop repeated ids, store the rest in one statement.
+
+The key is checked by that same statement (one round trip for the whole request), so a
+request with a wrong key is validated before it is refused; a missing key never gets here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import repository
+from app import auth, repository
+from app.auth import Credential
+from app.errors import Unauthorized
 from app.repository import batches
 from app.validation import Event, EventValidator, Invalid
 
@@ -39,22 +45,26 @@ def first_occurrences(events: list[Event]) -> list[Event]:
 
 
 async def ingest_batch(
-    conn: Any, user_id: int, items: list[Any], validator: EventValidator
+    conn: Any, caller: Credential, items: list[Any], validator: EventValidator
 ) -> IngestResult:
     """Consumes `items`: they are cleared once validated, as events carry their own payload."""
     events, invalid = validator.classify(items)
     items.clear()
     firsts = first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
-    if firsts:
+    if not firsts:
+        await auth.verify(conn, caller)  # nothing to store: the key still decides 401
+    else:
         for attempt in range(ATTEMPTS):
             try:
-                stored = await batches.store_batch(conn, user_id, firsts)
+                stored = await batches.store_batch(conn, caller, firsts)
                 break
             except repository.RETRYABLE_ERRORS:
                 # A deadlock between overlapping batches, or a session race: nothing was kept.
                 if attempt == ATTEMPTS - 1:
                     raise
+        if not stored.authorized:
+            raise Unauthorized(auth.INVALID)
         result.accepted = stored.count
         result.duplicates += len(firsts) - stored.count - len(stored.foreign)
         invalid.extend(Invalid(e.index, [FOREIGN_SESSION]) for e in stored.foreign)

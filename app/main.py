@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=build_lifespan(settings),
         redirect_slashes=False,
+        # Metrics and logs are our own (Prometheus, JSON lines); with OpenTelemetry off,
+        # FastAPI stops asking for its providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.include_router(events.router)
     app.include_router(sessions.router)

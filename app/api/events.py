@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from app import body, ingest, metrics
 from app.api import API_PREFIX, OrjsonResponse
-from app.deps import ConnDep, CurrentUser, ResourcesDep, SettingsDep
+from app.deps import ConnDep, CredentialDep, CurrentUser, ResourcesDep, SettingsDep
 from app.errors import NotFound
 from app.openapi import INGEST_REQUEST_BODY
 from app.repository import events as events_repo
@@ -44,16 +44,16 @@ async def read_batch_body(request: Request, settings: SettingsDep) -> bytearray:
 )
 async def post_events(
     request: Request,
+    caller: CredentialDep,
     raw: Annotated[bytearray, Depends(read_batch_body)],
     conn: ConnDep,
-    user_id: CurrentUser,
     resources: ResourcesDep,
 ) -> Any:
     """Ingest a batch of 1–1000 events: each is validated on its own and stored once by id."""
     items = body.parse_batch(raw, max_items=resources.settings.max_batch_items)
     raw.clear()  # peak memory: the body is not needed once parsed (up to 32 MiB)
     count = len(items)
-    result = await ingest.ingest_batch(conn, user_id, items, resources.validator)
+    result = await ingest.ingest_batch(conn, caller, items, resources.validator)
     metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
     request.state.ingest_counts = {
         "items": count,

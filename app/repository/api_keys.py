@@ -27,12 +27,15 @@ async def insert_key(conn: Any, user_id: int, prefix: str, digest: bytes) -> Non
     )
 
 
-async def find_active_key(conn: Any, prefix: str) -> tuple[int, bytes] | None:
-    """(user id, digest) of the live key with this prefix."""
-    row = await conn.fetchrow(
-        "SELECT user_id, digest FROM api_key WHERE prefix = $1 AND revoked_at IS NULL", prefix
-    )
-    return (int(row["user_id"]), bytes(row["digest"])) if row else None
+# The user of the live key with prefix $1 and digest $2; the batch store embeds it as well.
+ACTIVE_KEY_USER_SQL = (
+    "SELECT user_id FROM api_key WHERE prefix = $1 AND digest = $2 AND revoked_at IS NULL"
+)
+
+
+async def find_active_user(conn: Any, prefix: str, digest: bytes) -> int | None:
+    user_id = await conn.fetchval(ACTIVE_KEY_USER_SQL, prefix, digest)
+    return int(user_id) if user_id is not None else None
 
 
 async def list_keys(conn: Any, user_id: int) -> list[dict[str, Any]]:

@@ -1,13 +1,16 @@
 """The batch store: one statement that claims sessions, inserts events and applies bookends.
 
 One statement in autocommit is one transaction and one round trip, where the same work as
-separate statements inside BEGIN … COMMIT took seven. Its parts, in order:
+separate statements (the key lookup, then BEGIN … COMMIT) took seven. Its parts, in order:
 
+- `caller`: the user of the presented key, if it is live (the lookup of
+  repository/api_keys.py); without one, nothing below writes, and the caller is told.
 - `batch`: the batch's first occurrences, envelope columns as one jsonb array of rows,
   payloads as text (jsonb cannot hold U+0000), zipped by ROWS FROM, numbered in batch order
   and given their `seq` (arrival order) in that order.
 - `foreign_sessions`: sessions of the batch that belong to another user, as of the
-  statement's snapshot; their events are not stored, and reported by position.
+  statement's snapshot; their events are not stored, and reported by position. `= ANY`
+  of an array keeps this an index lookup however many sessions the table holds.
 - `inserted`: the new events, ON CONFLICT DO NOTHING: an id stored before, or by a
   concurrent batch, is a duplicate. Rows go in id order: two batches sharing ids then wait
   for each other in one direction only, never in a cycle (a deadlock costs a second).
@@ -28,23 +31,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.auth import Credential
 from app.repository import rows_param
+from app.repository.api_keys import ACTIVE_KEY_USER_SQL
 from app.validation import Event
 
 STARTED = "session.started"
 STOPPED = "session.stopped"
 
 STORE_BATCH_SQL = f"""
-WITH batch AS MATERIALIZED (
+WITH caller AS (
+    {ACTIVE_KEY_USER_SQL}
+),
+batch AS MATERIALIZED (
     SELECT e.ord, e.r->>0 AS id, e.r->>1 AS session_id, e.r->>2 AS type, e.r->>3 AS source,
            e.r->>4 AS source_detail, (e.r->>5)::timestamptz AS occurred_at, e.payload,
            nextval('recording_event_seq_seq') AS seq
-    FROM ROWS FROM (jsonb_array_elements($2::jsonb), unnest($3::text[]))
+    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::text[]))
          WITH ORDINALITY AS e(r, payload, ord)
 ),
 foreign_sessions AS (
-    SELECT s.id FROM recording_session s
-    WHERE s.id IN (SELECT b.session_id FROM batch b) AND s.user_id <> $1
+    SELECT s.id FROM recording_session s, caller k
+    WHERE s.id = ANY (ARRAY(SELECT DISTINCT b.session_id FROM batch b)) AND s.user_id <> k.user_id
 ),
 inserted AS (
     INSERT INTO recording_event
@@ -52,7 +60,8 @@ inserted AS (
     SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
            b.payload::json
     FROM batch b
-    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
+    WHERE EXISTS (SELECT FROM caller)
+      AND b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
     ORDER BY b.id
     ON CONFLICT (id) DO NOTHING
     RETURNING seq, session_id, type, source, source_detail, occurred_at
@@ -73,9 +82,9 @@ changes AS (
 claimed AS (
     INSERT INTO recording_session AS s
         (id, user_id, source, source_detail, started_at, ended_at, event_count, last_event_at)
-    SELECT c.session_id, $1, c.source, c.source_detail, c.anchor_at, c.ended_at, c.added,
+    SELECT c.session_id, k.user_id, c.source, c.source_detail, c.anchor_at, c.ended_at, c.added,
            c.last_event_at
-    FROM changes c
+    FROM changes c, caller k
     ORDER BY c.session_id
     ON CONFLICT (id) DO UPDATE SET
         (started_at, source, source_detail) = (
@@ -87,10 +96,11 @@ claimed AS (
         ended_at = GREATEST(s.ended_at, excluded.ended_at),
         event_count = s.event_count + excluded.event_count,
         last_event_at = GREATEST(s.last_event_at, excluded.last_event_at)
-    WHERE s.user_id = $1
+    WHERE s.user_id = excluded.user_id
     RETURNING s.id
 )
 SELECT
+    EXISTS (SELECT FROM caller) AS authorized,
     (SELECT count(*) FROM inserted) AS stored,
     ARRAY(
         SELECT b.ord FROM batch b JOIN foreign_sessions f ON f.id = b.session_id ORDER BY b.ord
@@ -102,16 +112,21 @@ SELECT
 
 @dataclass(frozen=True, slots=True)
 class Stored:
+    authorized: bool  # False: the key is not live, and nothing was stored
     count: int
     foreign: list[Event]  # events not stored: their session belongs to another user
 
 
-async def store_batch(conn: Any, user_id: int, events: Sequence[Event]) -> Stored:
-    """Store what is new of `events` (distinct ids) for `user_id`, atomically."""
-    if not events:
-        return Stored(0, [])
+async def store_batch(conn: Any, caller: Credential, events: Sequence[Event]) -> Stored:
+    """Store what is new of `events` (1 or more, distinct ids) for the key's user, atomically."""
     envelope = rows_param(
         [(e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at) for e in events]
     )
-    row = await conn.fetchrow(STORE_BATCH_SQL, user_id, envelope, [e.payload for e in events])
-    return Stored(row["stored"], [events[position - 1] for position in row["foreign_positions"]])
+    row = await conn.fetchrow(
+        STORE_BATCH_SQL, caller.prefix, caller.digest, envelope, [e.payload for e in events]
+    )
+    return Stored(
+        row["authorized"],
+        row["stored"],
+        [events[position - 1] for position in row["foreign_positions"]],
+    )

@@ -75,3 +75,33 @@ async def test_a_key_with_the_right_prefix_but_wrong_rest_is_401(alice: Producer
         "/api/recording/sessions/", headers={"X-Clone-API-Key": forged}
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        lambda sid: [event(sid)],
+        lambda sid: [{"id": "no-type"}],
+        lambda sid: [{"type": "note"}, event(sid)],
+    ],
+    ids=["valid", "only-invalid", "mixed"],
+)
+async def test_ingest_with_a_forged_key_is_401_and_stores_nothing(
+    alice: Producer, batch: Any
+) -> None:
+    """The key is checked by the statement that stores the batch, whatever the batch holds."""
+    sid = unique("s")
+    forged = alice.key[:12] + "x" * (len(alice.key) - 12)
+    response = await alice.post(batch(sid), headers={"X-Clone-API-Key": forged})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "invalid or revoked API key"}
+    assert (await alice.get(f"/api/recording/sessions/{sid}/events/")).status_code == 404
+
+
+async def test_ingest_of_stored_duplicates_with_a_revoked_key_is_401(
+    alice: Producer, db: Any
+) -> None:
+    batch = [event(unique("s"))]
+    assert (await alice.post(batch)).status_code == 201
+    assert await keys_repo.revoke_key(db, auth.key_prefix(alice.key))
+    assert (await alice.post(batch)).status_code == 401

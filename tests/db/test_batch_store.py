@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
-from app import ingest
+from app import auth, ingest
+from app.auth import Credential
+from app.repository import api_keys as keys_repo
 from app.repository import batches
 from app.validation import Event
 from tests.conftest import make_user
@@ -40,10 +43,20 @@ async def session_row(db: Any, sid: str) -> dict[str, Any]:
     return dict(row)
 
 
+@dataclass
+class User:
+    id: int
+    key: Credential
+
+
+async def new_user(app: FastAPI) -> User:
+    user_id, key = await make_user(app)
+    return User(user_id, auth.credential(key))
+
+
 @pytest.fixture
-async def user(app: FastAPI) -> int:
-    user_id, _ = await make_user(app)
-    return user_id
+async def user(app: FastAPI) -> User:
+    return await new_user(app)
 
 
 async def test_first_occurrence_of_an_id_wins() -> None:
@@ -53,102 +66,106 @@ async def test_first_occurrence_of_an_id_wins() -> None:
 
 
 async def test_new_session_without_start_is_anchored_on_its_earliest_event(
-    db: Any, user: int
+    db: Any, user: User
 ) -> None:
     sid = unique("s")
     stored = await batches.store_batch(
-        db, user, [ev(sid, minute=5, source="ide"), ev(sid, minute=2, source="agent", detail="x")]
+        db,
+        user.key,
+        [ev(sid, minute=5, source="ide"), ev(sid, minute=2, source="agent", detail="x")],
     )
-    assert (stored.count, stored.foreign) == (2, [])
+    assert (stored.authorized, stored.count, stored.foreign) == (True, 2, [])
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(2), "agent", "x")
     assert (row["event_count"], row["last_event_at"], row["ended_at"]) == (2, t(5), None)
-    assert row["user_id"] == user
+    assert row["user_id"] == user.id
 
 
-async def test_earliest_ties_go_to_the_first_in_batch_order(db: Any, user: int) -> None:
+async def test_earliest_ties_go_to_the_first_in_batch_order(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user, [ev(sid, minute=2, source="ide"), ev(sid, minute=2)])
+    await batches.store_batch(db, user.key, [ev(sid, minute=2, source="ide"), ev(sid, minute=2)])
     assert (await session_row(db, sid))["source"] == "ide"
 
 
-async def test_started_anchors_even_when_not_earliest(db: Any, user: int) -> None:
+async def test_started_anchors_even_when_not_earliest(db: Any, user: User) -> None:
     sid = unique("s")
     await batches.store_batch(
-        db, user, [ev(sid, minute=1, source="ide"), ev(sid, "session.started", 3, "sdk")]
+        db, user.key, [ev(sid, minute=1, source="ide"), ev(sid, "session.started", 3, "sdk")]
     )
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"]) == (t(3), "sdk")
 
 
-async def test_last_started_in_batch_order_wins(db: Any, user: int) -> None:
+async def test_last_started_in_batch_order_wins(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user, [ev(sid, minute=0)])
+    await batches.store_batch(db, user.key, [ev(sid, minute=0)])
     await batches.store_batch(
-        db, user, [ev(sid, "session.started", 4, "ide"), ev(sid, "session.started", 1, "sdk", "d")]
+        db,
+        user.key,
+        [ev(sid, "session.started", 4, "ide"), ev(sid, "session.started", 1, "sdk", "d")],
     )
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(1), "sdk", "d")
 
 
-async def test_existing_session_without_start_keeps_its_anchor(db: Any, user: int) -> None:
+async def test_existing_session_without_start_keeps_its_anchor(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user, [ev(sid, "session.started", 3, "ide", "x")])
-    await batches.store_batch(db, user, [ev(sid, minute=1, source="agent", detail="y")])
+    await batches.store_batch(db, user.key, [ev(sid, "session.started", 3, "ide", "x")])
+    await batches.store_batch(db, user.key, [ev(sid, minute=1, source="agent", detail="y")])
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(3), "ide", "x")
     assert (row["event_count"], row["last_event_at"]) == (2, t(3))
 
 
 async def test_the_latest_stop_ends_and_an_earlier_one_never_moves_it_back(
-    db: Any, user: int
+    db: Any, user: User
 ) -> None:
     sid = unique("s")
     await batches.store_batch(
-        db, user, [ev(sid, "session.stopped", 9), ev(sid, "session.stopped", 7)]
+        db, user.key, [ev(sid, "session.stopped", 9), ev(sid, "session.stopped", 7)]
     )
     assert (await session_row(db, sid))["ended_at"] == t(9)
-    await batches.store_batch(db, user, [ev(sid, "session.stopped", 8)])
+    await batches.store_batch(db, user.key, [ev(sid, "session.stopped", 8)])
     assert (await session_row(db, sid))["ended_at"] == t(9)
 
 
-async def test_stored_ids_are_not_counted_again(db: Any, user: int) -> None:
+async def test_stored_ids_are_not_counted_again(db: Any, user: User) -> None:
     sid = unique("s")
     first = [ev(sid, minute=1), ev(sid, minute=2)]
-    await batches.store_batch(db, user, first)
-    stored = await batches.store_batch(db, user, [first[1], ev(sid, minute=3)])
+    await batches.store_batch(db, user.key, first)
+    stored = await batches.store_batch(db, user.key, [first[1], ev(sid, minute=3)])
     assert stored.count == 1
     row = await session_row(db, sid)
     assert (row["event_count"], row["last_event_at"]) == (3, t(3))
 
 
 async def test_events_of_another_users_session_are_reported_not_stored(
-    app: FastAPI, db: Any, user: int
+    app: FastAPI, db: Any, user: User
 ) -> None:
-    other, _ = await make_user(app)
+    other = await new_user(app)
     theirs, mine = unique("s"), unique("s")
-    await batches.store_batch(db, other, [ev(theirs)])
+    await batches.store_batch(db, other.key, [ev(theirs)])
     batch = [ev(mine, index=0), ev(theirs, index=1), ev(mine, index=2)]
-    stored = await batches.store_batch(db, user, batch)
+    stored = await batches.store_batch(db, user.key, batch)
     assert stored.count == 2
     assert [e.index for e in stored.foreign] == [1]
     assert (await session_row(db, theirs))["event_count"] == 1
-    assert (await session_row(db, mine))["user_id"] == user
+    assert (await session_row(db, mine))["user_id"] == user.id
 
 
 async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_statement(
-    app: FastAPI, db: Any, user: int
+    app: FastAPI, db: Any, user: User
 ) -> None:
     """The other user's uncommitted session is not in the snapshot; the upsert finds it."""
-    other, _ = await make_user(app)
+    other = await new_user(app)
     contested, mine = unique("s"), unique("s")
     batch = [ev(mine, index=0), ev(contested, index=1)]
     pool = app.state.resources.pool
     async with pool.acquire() as rival, pool.acquire() as racer:
         tx = rival.transaction()
         await tx.start()
-        await batches.store_batch(rival, other, [ev(contested)])
-        store = asyncio.create_task(batches.store_batch(racer, user, batch))
+        await batches.store_batch(rival, other.key, [ev(contested)])
+        store = asyncio.create_task(batches.store_batch(racer, user.key, batch))
         await asyncio.sleep(0.3)  # the store now waits on the rival's session row
         assert not store.done()
         await tx.commit()
@@ -158,5 +175,13 @@ async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_stat
     ids = [e.id for e in batch]
     assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = ANY($1)", ids) == 0
     # The service retries: the new snapshot sees the owner, and stores the rest.
-    stored = await batches.store_batch(db, user, batch)
+    stored = await batches.store_batch(db, user.key, batch)
     assert (stored.count, [e.index for e in stored.foreign]) == (1, [1])
+
+
+async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
+    assert await keys_repo.revoke_key(db, user.key.prefix)
+    sid = unique("s")
+    stored = await batches.store_batch(db, user.key, [ev(sid)])
+    assert (stored.authorized, stored.count) == (False, 0)
+    assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", sid) == 0
