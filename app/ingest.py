@@ -6,6 +6,8 @@ request with a wrong key is validated before it is refused; a missing key never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,24 +47,25 @@ def first_occurrences(events: list[Event]) -> list[Event]:
 
 
 async def ingest_batch(
-    conn: Any, caller: Credential, items: list[Any], validator: EventValidator
+    connect: Callable[[], AbstractAsyncContextManager[Any]],
+    caller: Credential,
+    items: list[Any],
+    validator: EventValidator,
 ) -> IngestResult:
-    """Consumes `items`: they are cleared once validated, as events carry their own payload."""
+    """Validate, then take a connection from `connect()` only to store.
+
+    Consumes `items`: they are cleared once validated, as events carry their own payload.
+    """
     events, invalid = validator.classify(items)
     items.clear()
     firsts = first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
-    if not firsts:
-        await auth.verify(conn, caller)  # nothing to store: the key still decides 401
-    else:
-        for attempt in range(ATTEMPTS):
-            try:
-                stored = await batches.store_batch(conn, caller, firsts)
-                break
-            except repository.RETRYABLE_ERRORS:
-                # A deadlock between overlapping batches, or a session race: nothing was kept.
-                if attempt == ATTEMPTS - 1:
-                    raise
+    async with connect() as conn:
+        if firsts:
+            stored = await _store(conn, caller, firsts)
+        else:
+            await auth.verify(conn, caller)  # nothing to store: the key still decides 401
+    if firsts:
         if not stored.authorized:
             raise Unauthorized(auth.INVALID)
         result.accepted = stored.count
@@ -70,3 +73,14 @@ async def ingest_batch(
         invalid.extend(Invalid(e.index, [FOREIGN_SESSION]) for e in stored.foreign)
     result.invalid = sorted(invalid, key=lambda i: i.index)
     return result
+
+
+async def _store(conn: Any, caller: Credential, firsts: list[Event]) -> batches.Stored:
+    for attempt in range(ATTEMPTS):
+        try:
+            return await batches.store_batch(conn, caller, firsts)
+        except repository.RETRYABLE_ERRORS:
+            # A deadlock between overlapping batches, or a session race: nothing was kept.
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -10,6 +10,14 @@ import orjson
 
 ACCESS_LOGGER = "recording.access"
 
+# The JSON lines never show the caller's file and line, thread or process names, so the
+# logging module need not look them up for every record (its documented optimisation;
+# the caller lookup walked the stack on each access-log line).
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 # LogRecord attributes that are not caller-supplied `extra` fields.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 # uvicorn repeats its message with ANSI colours; the plain one is enough.

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from app import body, ingest, metrics
 from app.api import API_PREFIX, OrjsonResponse
-from app.deps import ConnDep, CredentialDep, CurrentUser, ResourcesDep, SettingsDep
+from app.deps import ConnDep, CredentialDep, CurrentUser, ResourcesDep, connection
 from app.errors import NotFound
 from app.openapi import INGEST_REQUEST_BODY
 from app.repository import events as events_repo
 from app.schemas import EventDetail, IngestResult, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["events"])
-
-
-async def read_batch_body(request: Request, settings: SettingsDep) -> bytearray:
-    """Read (and gunzip) the body before a database connection is taken."""
-    body.check_content_type(request.headers.get("content-type"))
-    return await body.read_body(
-        request.stream(),
-        content_encoding=request.headers.get("content-encoding"),
-        limit=settings.max_body_bytes,
-    )
 
 
 @router.post(
@@ -45,15 +35,22 @@ async def read_batch_body(request: Request, settings: SettingsDep) -> bytearray:
 async def post_events(
     request: Request,
     caller: CredentialDep,
-    raw: Annotated[bytearray, Depends(read_batch_body)],
-    conn: ConnDep,
     resources: ResourcesDep,
 ) -> Any:
     """Ingest a batch of 1–1000 events: each is validated on its own and stored once by id."""
-    items = body.parse_batch(raw, max_items=resources.settings.max_batch_items)
+    settings = resources.settings
+    body.check_content_type(request.headers.get("content-type"))
+    raw = await body.read_body(
+        request.stream(),
+        content_encoding=request.headers.get("content-encoding"),
+        limit=settings.max_body_bytes,
+    )
+    items = body.parse_batch(raw, max_items=settings.max_batch_items)
     raw.clear()  # peak memory: the body is not needed once parsed (up to 32 MiB)
     count = len(items)
-    result = await ingest.ingest_batch(conn, caller, items, resources.validator)
+    result = await ingest.ingest_batch(
+        lambda: connection(resources), caller, items, resources.validator
+    )
     metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
     request.state.ingest_counts = {
         "items": count,

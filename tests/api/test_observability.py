@@ -23,6 +23,8 @@ async def test_otherwise_one_is_made(alice: Producer, given: str | None) -> None
     response = await alice.client.get("/healthz", headers=headers)
     made = response.headers["x-request-id"]
     assert len(made) == 32 and int(made, 16) >= 0
+    again = await alice.client.get("/healthz", headers=headers)
+    assert again.headers["x-request-id"] != made
 
 
 @pytest.mark.in_process
