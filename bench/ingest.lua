@@ -34,16 +34,19 @@ local function envelope(id, sid, type_, source)
     '","source":"' .. source .. '","type":"' .. type_ .. '"'
 end
 
+-- Built once: only the envelope differs from one event to the next, so the generator stays cheap.
 local BODIES = {
-  function() return ',"agent":"Claude Code","model":"claude-sonnet","prompt":"' .. prose(6) .. '"}', "agent.prompt", "agent" end,
-  function() return ',"agent":"Claude Code","response":"' .. prose(6) .. '","usage":{"input_tokens":1200,"output_tokens":85}}', "agent.response", "agent" end,
-  function() return ',"agent":"Codex","tool":"Bash","call_id":"c1","input":{"command":"pytest -q tests/","timeout":120,"env":{"CI":"1"},"note":"' .. prose(5) .. '"}}', "agent.tool_call", "agent" end,
-  function() return ',"agent":"Codex","tool":"Bash","call_id":"c1","output":"' .. prose(6) .. '","is_error":false,"duration_ms":1840.5}', "agent.tool_result", "agent" end,
-  function() return ',"command":"git status --short","cwd":"/home/dev/app","exit_code":0,"duration_ms":35,"output":"' .. prose(6) .. '"}', "command.executed", "terminal" end,
-  function() return ',"path":"src/parser.py","change":"modified","diff":"@@ -1,3 +1,3 @@\\n-x = 1\\n+x = 2\\n' .. prose(6) .. '"}', "file.changed", "ide" end,
-  function() return ',"text":"' .. prose(6) .. '","attributes":{"tags":["review","\\u2713"]}}', "note", "desktop" end,
+  {',"agent":"Claude Code","model":"claude-sonnet","prompt":"' .. prose(6) .. '"}', "agent.prompt", "agent"},
+  {',"agent":"Claude Code","response":"' .. prose(6) .. '","usage":{"input_tokens":1200,"output_tokens":85}}', "agent.response", "agent"},
+  {',"agent":"Codex","tool":"Bash","call_id":"c1","input":{"command":"pytest -q tests/","timeout":120,"env":{"CI":"1"},"note":"' .. prose(5) .. '"}}', "agent.tool_call", "agent"},
+  {',"agent":"Codex","tool":"Bash","call_id":"c1","output":"' .. prose(6) .. '","is_error":false,"duration_ms":1840.5}', "agent.tool_result", "agent"},
+  {',"command":"git status --short","cwd":"/home/dev/app","exit_code":0,"duration_ms":35,"output":"' .. prose(6) .. '"}', "command.executed", "terminal"},
+  {',"path":"src/parser.py","change":"modified","diff":"@@ -1,3 +1,3 @@\\n-x = 1\\n+x = 2\\n' .. prose(6) .. '"}', "file.changed", "ide"},
+  {',"text":"' .. prose(6) .. '","attributes":{"tags":["review","\\u2713"]}}', "note", "desktop"},
 }
 
+-- Returns the event as two strings (envelope, rest): build_batch joins all of them once,
+-- instead of making a new ~1 KB string per event.
 local function next_event()
   counter = counter + 1
   local id = run_id .. "-" .. tid .. "-" .. counter
@@ -52,25 +55,28 @@ local function next_event()
   if slot_session[slot] and slot_events[slot] >= SESSION_LENGTH then
     local closing = slot_session[slot]
     slot_session[slot] = nil
-    return envelope(id, closing, "session.stopped", "cli") .. ',"reason":"done","exit_code":0}'
+    return envelope(id, closing, "session.stopped", "cli"), ',"reason":"done","exit_code":0}'
   end
   if not slot_session[slot] then
     slot_session[slot] = run_id .. "-s" .. tid .. "-" .. slot .. "-" .. counter
     slot_events[slot] = 0
-    return envelope(id, slot_session[slot], "session.started", "cli") ..
+    return envelope(id, slot_session[slot], "session.started", "cli"),
       ',"title":"Session \\u2116' .. counter .. '","cwd":"/home/dev/app","repository":{"url":"https://git.example/app.git","branch":"main","commit":"9f1c2ab"}}'
   end
   slot_events[slot] = slot_events[slot] + 1
-  local body, type_, source = BODIES[counter % #BODIES + 1]()
-  return envelope(id, slot_session[slot], type_, source) .. body
+  local kind = BODIES[counter % #BODIES + 1]
+  return envelope(id, slot_session[slot], kind[2], kind[3]), kind[1]
 end
 
 local function build_batch()
-  local items = {}
+  local parts = {"["}
   for i = 1, batch_size do
-    items[i] = next_event()
+    local head, rest = next_event()
+    parts[#parts + 1] = i == 1 and head or "," .. head
+    parts[#parts + 1] = rest
   end
-  return "[" .. table.concat(items, ",") .. "]"
+  parts[#parts + 1] = "]"
+  return table.concat(parts)
 end
 
 function init(args)

@@ -75,6 +75,20 @@ async def fetchval(url: str, sql: str, *args: Any) -> Any:
         await conn.close()
 
 
+async def checkpoints(url: str) -> int:
+    """Checkpoints so far (timed and requested): one during a run shows in its p99."""
+    return int(
+        await fetchval(url, "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+    )
+
+
+async def settle(url: str) -> int:
+    """Start a run from a clean state: a checkpoint now, so that none of the previous runs'
+    WAL forces one mid-run (pgbench's advice). Returns the checkpoint count."""
+    await admin(url, "CHECKPOINT")
+    return await checkpoints(url)
+
+
 async def create_user(url: str, name: str) -> tuple[int, str]:
     conn = await repository.connect(url)
     try:
@@ -479,6 +493,7 @@ def main() -> int:
         asyncio.run(preload(url, user_id, args.preload))
         c = args.connections
         print(f"measuring the ceiling ({c} connections, {args.duration:.0f}s)...", flush=True)
+        asyncio.run(settle(url))
         ceiling = asyncio.run(measure_ceiling(url, c, 100, args.duration))
         port = free_port()
         service = start_service(url, args.workers, port, args.output.with_suffix(".log"))
@@ -525,7 +540,9 @@ def main() -> int:
         runs = []
         for label, action in plan:
             print(f"{label}...", flush=True)
+            before = asyncio.run(settle(url))
             runs.append(action())
+            runs[-1].extra["checkpoints_during"] = asyncio.run(checkpoints(url)) - before
         page_session, seeded = seed_page_session(base, key)
         print("session page of 500...", flush=True)
         runs.append(
