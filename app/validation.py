@@ -34,7 +34,7 @@ class Event:
     source: str
     source_detail: str | None
     occurred_at: datetime
-    payload: str
+    payload: bytes  # the item as compact JSON (UTF-8), exactly what is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class EventValidator:
             source=item["source"],
             source_detail=item.get("source_detail"),
             occurred_at=occurred_at,
-            payload=payload.decode(),
+            payload=payload,
         )
 
     def explain(self, item: Any) -> list[str]:

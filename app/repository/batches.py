@@ -6,8 +6,10 @@ separate statements (the key lookup, then BEGIN … COMMIT) took seven. Its part
 - `caller`: the user of the presented key, if it is live (the lookup of
   repository/api_keys.py); without one, nothing below writes, and the caller is told.
 - `batch`: the batch's first occurrences, envelope columns as one jsonb array of rows,
-  payloads as text (jsonb cannot hold U+0000), zipped by ROWS FROM, numbered in batch order
-  and given their `seq` (arrival order) in that order.
+  payloads as one JSON array sent as UTF-8 bytes (json, not jsonb: jsonb cannot hold
+  U+0000), zipped by ROWS FROM, numbered in batch order and given their `seq` (arrival
+  order) in that order. json_array_elements hands each payload over as the exact text
+  received, already parsed once; no per-row cast, no per-row string on the client.
 - `foreign_sessions`: sessions of the batch that belong to another user, as of the
   statement's snapshot; their events are not stored, and reported by position. `= ANY`
   of an array keeps this an index lookup however many sessions the table holds.
@@ -47,7 +49,8 @@ batch AS MATERIALIZED (
     SELECT e.ord, e.r->>0 AS id, e.r->>1 AS session_id, e.r->>2 AS type, e.r->>3 AS source,
            e.r->>4 AS source_detail, (e.r->>5)::timestamptz AS occurred_at, e.payload,
            nextval('recording_event_seq_seq') AS seq
-    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::text[]))
+    FROM ROWS FROM (jsonb_array_elements($3::jsonb),
+                    json_array_elements(convert_from($4::bytea, 'UTF8')::json))
          WITH ORDINALITY AS e(r, payload, ord)
 ),
 foreign_sessions AS (
@@ -58,7 +61,7 @@ inserted AS (
     INSERT INTO recording_event
         (id, seq, session_id, type, source, source_detail, occurred_at, payload)
     SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
-           b.payload::json
+           b.payload
     FROM batch b
     WHERE EXISTS (SELECT FROM caller)
       AND b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
@@ -81,18 +84,19 @@ changes AS (
 ),
 claimed AS (
     INSERT INTO recording_session AS s
-        (id, user_id, source, source_detail, started_at, ended_at, event_count, last_event_at)
-    SELECT c.session_id, k.user_id, c.source, c.source_detail, c.anchor_at, c.ended_at, c.added,
-           c.last_event_at
+        (id, user_id, source, source_detail, started_at, started_by_event, ended_at,
+         event_count, last_event_at)
+    SELECT c.session_id, k.user_id, c.source, c.source_detail, c.anchor_at, c.restarts,
+           c.ended_at, c.added, c.last_event_at
     FROM changes c, caller k
     ORDER BY c.session_id
     ON CONFLICT (id) DO UPDATE SET
-        (started_at, source, source_detail) = (
-            SELECT CASE WHEN c.restarts THEN excluded.started_at ELSE s.started_at END,
-                   CASE WHEN c.restarts THEN excluded.source ELSE s.source END,
-                   CASE WHEN c.restarts THEN excluded.source_detail ELSE s.source_detail END
-            FROM changes c WHERE c.session_id = excluded.id
-        ),
+        started_at = CASE WHEN excluded.started_by_event THEN excluded.started_at
+                          ELSE s.started_at END,
+        source = CASE WHEN excluded.started_by_event THEN excluded.source ELSE s.source END,
+        source_detail = CASE WHEN excluded.started_by_event THEN excluded.source_detail
+                             ELSE s.source_detail END,
+        started_by_event = s.started_by_event OR excluded.started_by_event,
         ended_at = GREATEST(s.ended_at, excluded.ended_at),
         event_count = s.event_count + excluded.event_count,
         last_event_at = GREATEST(s.last_event_at, excluded.last_event_at)
@@ -122,9 +126,8 @@ async def store_batch(conn: Any, caller: Credential, events: Sequence[Event]) ->
     envelope = rows_param(
         [(e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at) for e in events]
     )
-    row = await conn.fetchrow(
-        STORE_BATCH_SQL, caller.prefix, caller.digest, envelope, [e.payload for e in events]
-    )
+    payloads = b"[" + b",".join([e.payload for e in events]) + b"]"
+    row = await conn.fetchrow(STORE_BATCH_SQL, caller.prefix, caller.digest, envelope, payloads)
     return Stored(
         row["authorized"],
         row["stored"],

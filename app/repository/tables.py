@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -58,6 +60,8 @@ recording_session = Table(
     Column("event_count", Integer, nullable=False, server_default="0"),
     Column("last_event_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Whether started_at came from a session.started event (else: the earliest event).
+    Column("started_by_event", Boolean, nullable=False, server_default=false()),
     Index("recording_session_user_id_started_at_idx", "user_id", "started_at"),
     # Room for HOT updates: every batch updates its sessions' counters (migration 0003).
     postgresql_with={"fillfactor": 80},

@@ -34,7 +34,7 @@ def ev(
     detail: str | None = None,
     index: int = 0,
 ) -> Event:
-    return Event(index, unique("e"), session, type_, source, detail, t(minute), "{}")
+    return Event(index, unique("e"), session, type_, source, detail, t(minute), b"{}")
 
 
 async def session_row(db: Any, sid: str) -> dict[str, Any]:
@@ -61,7 +61,7 @@ async def user(app: FastAPI) -> User:
 
 async def test_first_occurrence_of_an_id_wins() -> None:
     a, b = ev("s", index=0), ev("s", index=1)
-    again = Event(2, a.id, "s", "note", "ide", None, t(5), "{}")
+    again = Event(2, a.id, "s", "note", "ide", None, t(5), b"{}")
     assert [e.index for e in ingest.first_occurrences([a, b, again])] == [0, 1]
 
 
@@ -79,6 +79,7 @@ async def test_new_session_without_start_is_anchored_on_its_earliest_event(
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(2), "agent", "x")
     assert (row["event_count"], row["last_event_at"], row["ended_at"]) == (2, t(5), None)
     assert row["user_id"] == user.id
+    assert row["started_by_event"] is False
 
 
 async def test_earliest_ties_go_to_the_first_in_batch_order(db: Any, user: User) -> None:
@@ -115,6 +116,7 @@ async def test_existing_session_without_start_keeps_its_anchor(db: Any, user: Us
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(3), "ide", "x")
     assert (row["event_count"], row["last_event_at"]) == (2, t(3))
+    assert row["started_by_event"] is True
 
 
 async def test_the_latest_stop_ends_and_an_earlier_one_never_moves_it_back(
