@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.api import API_PREFIX
+from app.deps import SECURITY_SCHEMES
 from app.validation import load_schema
 
 EVENT_SCHEMA_NAME = "CloneEvent"
@@ -89,6 +91,16 @@ def _drop_422(document: dict[str, Any]) -> None:
         schemas.pop(name, None)
 
 
+def _document_security(document: dict[str, Any]) -> None:
+    """Both key schemes, on every operation under the API prefix (each reads the key)."""
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    requirement: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+    for path, operations in document["paths"].items():
+        if path.startswith(API_PREFIX):
+            for operation in operations.values():
+                operation["security"] = requirement
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -99,6 +111,7 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _drop_422(document)
+            _document_security(document)
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 _component_schemas()
             )

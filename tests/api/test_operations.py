@@ -69,6 +69,8 @@ async def test_openapi_documents_the_contract(client: Any) -> None:
     }
     assert schemes["BearerKey"]["scheme"] == "bearer"
     assert {"ApiKeyHeader": []} in post["security"]
+    assert {"BearerKey": []} in paths["/api/recording/sessions/"]["get"]["security"]
+    assert "security" not in paths["/healthz"]["get"]
     event_schema = document["components"]["schemas"]["CloneEvent"]
     assert event_schema["properties"]["id"]["$ref"] == (
         "#/components/schemas/CloneEvent_identifier"
