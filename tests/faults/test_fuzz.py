@@ -65,4 +65,7 @@ def test_no_server_errors_and_documented_answers(live: tuple[Service, str]) -> N
 
         exercise()
     assert len(statuses) > 50
-    assert {200, 400, 404} <= set(statuses)  # past validation, into storage and back
+    # Into storage (201), back out (200) and past ownership checks (404). A 400 is left out:
+    # only a generated `after` cursor gives one, in ~1 of 10 cases, so 30 examples missed it
+    # in about one run of ten; bad cursors have their own tests in tests/api.
+    assert {200, 201, 404} <= set(statuses)
