@@ -54,31 +54,32 @@ async def ingest_batch(
 ) -> IngestResult:
     """Validate, then take a connection from `connect()` only to store.
 
-    Consumes `items`: they are cleared once validated, as events carry their own payload.
+    Consumes `items` (validation lets each go once its payload is made).
     """
     events, invalid = validator.classify(items)
-    items.clear()
     firsts = first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
+    indexes = [e.index for e in firsts]
+    rows = batches.pack(firsts) if firsts else None
     async with connect() as conn:
-        if firsts:
-            stored = await _store(conn, caller, firsts)
+        if rows is not None:
+            stored = await _store(conn, caller, rows)
         else:
             await auth.verify(conn, caller)  # nothing to store: the key still decides 401
-    if firsts:
+    if rows is not None:
         if not stored.authorized:
             raise Unauthorized(auth.INVALID)
         result.accepted = stored.count
-        result.duplicates += len(firsts) - stored.count - len(stored.foreign)
-        invalid.extend(Invalid(e.index, [FOREIGN_SESSION]) for e in stored.foreign)
+        result.duplicates += len(indexes) - stored.count - len(stored.foreign)
+        invalid.extend(Invalid(indexes[p], [FOREIGN_SESSION]) for p in stored.foreign)
     result.invalid = sorted(invalid, key=lambda i: i.index)
     return result
 
 
-async def _store(conn: Any, caller: Credential, firsts: list[Event]) -> batches.Stored:
+async def _store(conn: Any, caller: Credential, rows: batches.Rows) -> batches.Stored:
     for attempt in range(ATTEMPTS):
         try:
-            return await batches.store_batch(conn, caller, firsts)
+            return await batches.store_batch(conn, caller, rows)
         except repository.RETRYABLE_ERRORS:
             # A deadlock between overlapping batches, or a session race: nothing was kept.
             if attempt == ATTEMPTS - 1:

@@ -34,7 +34,7 @@ class Event:
     source: str
     source_detail: str | None
     occurred_at: datetime
-    payload: bytes  # the item as compact JSON (UTF-8), exactly what is stored
+    payload: str  # the item as compact JSON, exactly what is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +94,12 @@ class EventValidator:
         return jsonschema.Draft7Validator(self.schema, format_checker=checker)
 
     def classify(self, items: list[Any]) -> tuple[list[Event], list[Invalid]]:
+        """Consumes `items`: each parsed item is let go once its payload is made, so a large
+        batch is never held twice (parsed, and serialized) in memory."""
         events: list[Event] = []
         invalid: list[Invalid] = []
         for index, item in enumerate(items):
+            items[index] = None
             outcome = self.check(index, item)
             if isinstance(outcome, Event):
                 events.append(outcome)
@@ -133,7 +136,7 @@ class EventValidator:
             source=item["source"],
             source_detail=item.get("source_detail"),
             occurred_at=occurred_at,
-            payload=payload,
+            payload=payload.decode(),
         )
 
     def explain(self, item: Any) -> list[str]:

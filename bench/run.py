@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +54,29 @@ class Run:
     accepted: int = 0
     duplicates: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new migrated database on DATABASE_URL's server, else on an embedded one; dropped after."""
+    server_url = os.environ.get("DATABASE_URL")
+    server = temp_dir = None
+    if not server_url:
+        temp_dir = Path(tempfile.mkdtemp(prefix="recording-bench-"))
+        server = start_embedded(temp_dir, cleanup_mode="delete")
+        server_url = server.get_uri()
+    name = f"recording_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = with_database(server_url, name)
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if server is not None:
+            server.cleanup()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def with_database(url: str, name: str) -> str:
@@ -476,19 +501,13 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it)")
 
-    temp_dir = None
-    server_url = os.environ.get("DATABASE_URL")
-    server = None
-    if not server_url:
-        temp_dir = Path(tempfile.mkdtemp(prefix="recording-bench-"))
-        server = start_embedded(temp_dir, cleanup_mode="delete")
-        server_url = server.get_uri()
-    name = f"recording_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
-    url = with_database(server_url, name)
+    with fresh_database() as url:
+        return measure(args, url)
+
+
+def measure(args: argparse.Namespace, url: str) -> int:
     service = None
     try:
-        migrate.upgrade(url)
         user_id, key = asyncio.run(create_user(url, "bench"))
         asyncio.run(preload(url, user_id, args.preload))
         c = args.connections
@@ -573,7 +592,7 @@ def main() -> int:
                 "connections": c,
                 "duration_s": d,
                 "preloaded_events": args.preload,
-                "database": "DATABASE_URL" if server is None else "embedded",
+                "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded",
             },
             "ceiling": ceiling,
             "runs": [r.__dict__ for r in runs],
@@ -589,11 +608,6 @@ def main() -> int:
         if service is not None:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=30)
-        asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if server is not None:
-            server.cleanup()
-        if temp_dir is not None:
-            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

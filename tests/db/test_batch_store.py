@@ -34,7 +34,11 @@ def ev(
     detail: str | None = None,
     index: int = 0,
 ) -> Event:
-    return Event(index, unique("e"), session, type_, source, detail, t(minute), b"{}")
+    return Event(index, unique("e"), session, type_, source, detail, t(minute), "{}")
+
+
+async def store(conn: Any, key: Credential, events: list[Event]) -> batches.Stored:
+    return await batches.store_batch(conn, key, batches.pack(events))
 
 
 async def session_row(db: Any, sid: str) -> dict[str, Any]:
@@ -61,7 +65,7 @@ async def user(app: FastAPI) -> User:
 
 async def test_first_occurrence_of_an_id_wins() -> None:
     a, b = ev("s", index=0), ev("s", index=1)
-    again = Event(2, a.id, "s", "note", "ide", None, t(5), b"{}")
+    again = Event(2, a.id, "s", "note", "ide", None, t(5), "{}")
     assert [e.index for e in ingest.first_occurrences([a, b, again])] == [0, 1]
 
 
@@ -69,7 +73,7 @@ async def test_new_session_without_start_is_anchored_on_its_earliest_event(
     db: Any, user: User
 ) -> None:
     sid = unique("s")
-    stored = await batches.store_batch(
+    stored = await store(
         db,
         user.key,
         [ev(sid, minute=5, source="ide"), ev(sid, minute=2, source="agent", detail="x")],
@@ -84,13 +88,13 @@ async def test_new_session_without_start_is_anchored_on_its_earliest_event(
 
 async def test_earliest_ties_go_to_the_first_in_batch_order(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user.key, [ev(sid, minute=2, source="ide"), ev(sid, minute=2)])
+    await store(db, user.key, [ev(sid, minute=2, source="ide"), ev(sid, minute=2)])
     assert (await session_row(db, sid))["source"] == "ide"
 
 
 async def test_started_anchors_even_when_not_earliest(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(
+    await store(
         db, user.key, [ev(sid, minute=1, source="ide"), ev(sid, "session.started", 3, "sdk")]
     )
     row = await session_row(db, sid)
@@ -99,8 +103,8 @@ async def test_started_anchors_even_when_not_earliest(db: Any, user: User) -> No
 
 async def test_last_started_in_batch_order_wins(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user.key, [ev(sid, minute=0)])
-    await batches.store_batch(
+    await store(db, user.key, [ev(sid, minute=0)])
+    await store(
         db,
         user.key,
         [ev(sid, "session.started", 4, "ide"), ev(sid, "session.started", 1, "sdk", "d")],
@@ -111,8 +115,8 @@ async def test_last_started_in_batch_order_wins(db: Any, user: User) -> None:
 
 async def test_existing_session_without_start_keeps_its_anchor(db: Any, user: User) -> None:
     sid = unique("s")
-    await batches.store_batch(db, user.key, [ev(sid, "session.started", 3, "ide", "x")])
-    await batches.store_batch(db, user.key, [ev(sid, minute=1, source="agent", detail="y")])
+    await store(db, user.key, [ev(sid, "session.started", 3, "ide", "x")])
+    await store(db, user.key, [ev(sid, minute=1, source="agent", detail="y")])
     row = await session_row(db, sid)
     assert (row["started_at"], row["source"], row["source_detail"]) == (t(3), "ide", "x")
     assert (row["event_count"], row["last_event_at"]) == (2, t(3))
@@ -123,19 +127,17 @@ async def test_the_latest_stop_ends_and_an_earlier_one_never_moves_it_back(
     db: Any, user: User
 ) -> None:
     sid = unique("s")
-    await batches.store_batch(
-        db, user.key, [ev(sid, "session.stopped", 9), ev(sid, "session.stopped", 7)]
-    )
+    await store(db, user.key, [ev(sid, "session.stopped", 9), ev(sid, "session.stopped", 7)])
     assert (await session_row(db, sid))["ended_at"] == t(9)
-    await batches.store_batch(db, user.key, [ev(sid, "session.stopped", 8)])
+    await store(db, user.key, [ev(sid, "session.stopped", 8)])
     assert (await session_row(db, sid))["ended_at"] == t(9)
 
 
 async def test_stored_ids_are_not_counted_again(db: Any, user: User) -> None:
     sid = unique("s")
     first = [ev(sid, minute=1), ev(sid, minute=2)]
-    await batches.store_batch(db, user.key, first)
-    stored = await batches.store_batch(db, user.key, [first[1], ev(sid, minute=3)])
+    await store(db, user.key, first)
+    stored = await store(db, user.key, [first[1], ev(sid, minute=3)])
     assert stored.count == 1
     row = await session_row(db, sid)
     assert (row["event_count"], row["last_event_at"]) == (3, t(3))
@@ -146,11 +148,11 @@ async def test_events_of_another_users_session_are_reported_not_stored(
 ) -> None:
     other = await new_user(app)
     theirs, mine = unique("s"), unique("s")
-    await batches.store_batch(db, other.key, [ev(theirs)])
+    await store(db, other.key, [ev(theirs)])
     batch = [ev(mine, index=0), ev(theirs, index=1), ev(mine, index=2)]
-    stored = await batches.store_batch(db, user.key, batch)
+    stored = await store(db, user.key, batch)
     assert stored.count == 2
-    assert [e.index for e in stored.foreign] == [1]
+    assert stored.foreign == [1]
     assert (await session_row(db, theirs))["event_count"] == 1
     assert (await session_row(db, mine))["user_id"] == user.id
 
@@ -166,24 +168,24 @@ async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_stat
     async with pool.acquire() as rival, pool.acquire() as racer:
         tx = rival.transaction()
         await tx.start()
-        await batches.store_batch(rival, other.key, [ev(contested)])
-        store = asyncio.create_task(batches.store_batch(racer, user.key, batch))
+        await store(rival, other.key, [ev(contested)])
+        racing = asyncio.create_task(store(racer, user.key, batch))
         await asyncio.sleep(0.3)  # the store now waits on the rival's session row
-        assert not store.done()
+        assert not racing.done()
         await tx.commit()
         with pytest.raises(asyncpg.SerializationError):
-            await store
+            await racing
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
     ids = [e.id for e in batch]
     assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = ANY($1)", ids) == 0
     # The service retries: the new snapshot sees the owner, and stores the rest.
-    stored = await batches.store_batch(db, user.key, batch)
-    assert (stored.count, [e.index for e in stored.foreign]) == (1, [1])
+    stored = await store(db, user.key, batch)
+    assert (stored.count, stored.foreign) == (1, [1])
 
 
 async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
     assert await keys_repo.revoke_key(db, user.key.prefix)
     sid = unique("s")
-    stored = await batches.store_batch(db, user.key, [ev(sid)])
+    stored = await store(db, user.key, [ev(sid)])
     assert (stored.authorized, stored.count) == (False, 0)
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", sid) == 0
