@@ -78,8 +78,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--py-spy", action="store_true", help="profile the first worker")
     args = parser.parse_args()
-    if args.py_spy and shutil.which("py-spy") is None:
-        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if args.py_spy and py_spy is None:
+        raise SystemExit("py-spy is not installed (make install-bench installs it)")
 
     with fresh_database() as url:
         _, key = asyncio.run(create_user(url, "profile"))
@@ -98,7 +99,7 @@ def main() -> int:
                 raw = log.with_name("py-spy.txt")
                 spy = subprocess.Popen(
                     [
-                        *("py-spy", "record", "-f", "raw", "-o", str(raw), "-r", "200"),
+                        *(str(py_spy), "record", "-f", "raw", "-o", str(raw), "-r", "200"),
                         *("-d", str(args.duration), "-p", str(workers[0].pid)),
                     ],
                     stdout=subprocess.DEVNULL,

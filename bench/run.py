@@ -327,13 +327,9 @@ def seed_page_session(base: str, key: str) -> tuple[str, int]:
 
 
 def worker_pids(service: subprocess.Popen[bytes]) -> list[int]:
-    """The processes that serve requests: the workers, or serve itself with one worker."""
+    """The processes that serve requests: uvicorn's spawned workers, or serve itself."""
     children = psutil.Process(service.pid).children(recursive=True)
-    workers = [
-        c.pid
-        for c in children
-        if "clone-recording" in " ".join(c.cmdline()) or "multiprocessing" in " ".join(c.cmdline())
-    ]
+    workers = [c.pid for c in children if "spawn_main" in " ".join(c.cmdline())]
     return workers or [service.pid]
 
 
