@@ -340,10 +340,13 @@ def proc_kib(pid: int, field_name: str) -> int:
     raise KeyError(field_name)
 
 
-def memory_run(base: str, key: str, service: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """One 1000-event batch of ~32 KB events; the busiest worker's peak RSS growth."""
+def memory_run(
+    base: str, key: str, service: subprocess.Popen[bytes], unit: str = "x"
+) -> dict[str, Any]:
+    """One 1000-event batch of ~32 KB events (`unit` repeated); the busiest worker's peak
+    RSS growth."""
     session = f"mem-{uuid.uuid4().hex[:8]}"
-    text = "x" * (32 * 1024 - 400)
+    text = unit * ((32 * 1024 - 400) // len(unit.encode()))
     batch = [
         {
             "id": f"{session}-{i}",
@@ -493,6 +496,9 @@ def main() -> int:
     parser.add_argument("--preload", type=int, default=0, help="events stored before measuring")
     parser.add_argument("--no-sweeps", action="store_true", help="skip batch/connection sweeps")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
+    parser.add_argument(
+        "--memory-text", default="x", help="text repeated in the 32 KB events (default: x)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it)")
@@ -574,7 +580,7 @@ def measure(args: argparse.Namespace, url: str) -> int:
         print("sessions list...", flush=True)
         runs.append(read_run(base, key, "sessions list", "/api/recording/sessions/", c, d, 1))
         print("1000 x 32 KB batch...", flush=True)
-        memory = memory_run(base, key, service)
+        memory = memory_run(base, key, service, args.memory_text)
         check = asyncio.run(verify(url, runs, memory, seeded, args.preload))
         results = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
