@@ -520,6 +520,10 @@ def measure(args: argparse.Namespace, url: str) -> int:
         service = start_service(url, args.workers, port, args.output.with_suffix(".log"))
         base = f"http://127.0.0.1:{port}"
         d = args.duration
+        # Not measured: the workers' pools open their connections and prepare statements.
+        print("warming up (2s, not measured)...", flush=True)
+        warm_up = ["new", "100", f"warm-{uuid.uuid4().hex[:6]}", "50", key]
+        wrk(f"{base}/api/recording/events/", "ingest.lua", warm_up, c, 2)
         plan: list[tuple[str, Any]] = [
             (
                 "ingest 100-event batches, new",
