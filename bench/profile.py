@@ -30,6 +30,7 @@ from bench.run import (
     create_user,
     free_port,
     fresh_database,
+    preload,
     settle,
     start_service,
     worker_pids,
@@ -76,6 +77,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--preload", type=int, default=0, help="events stored before measuring")
     parser.add_argument("--py-spy", action="store_true", help="profile the first worker")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -83,7 +85,8 @@ def main() -> int:
         raise SystemExit("py-spy is not installed (make install-bench installs it)")
 
     with fresh_database() as url:
-        _, key = asyncio.run(create_user(url, "profile"))
+        user_id, key = asyncio.run(create_user(url, "profile"))
+        asyncio.run(preload(url, user_id, args.preload))
         port = free_port()
         log = Path(tempfile.mkdtemp(prefix="recording-profile-")) / "service.log"
         service = start_service(url, args.workers, port, log)

@@ -11,8 +11,9 @@ separate statements (the key lookup, then BEGIN … COMMIT) took seven. Its part
   array of all payloads as bytea cost less Python but more PostgreSQL, and its extra
   whole-batch copy took a 1000 x 32 KB batch past 4x the body in peak memory.)
 - `foreign_sessions`: sessions of the batch that belong to another user, as of the
-  statement's snapshot; their events are not stored, and reported by position. `= ANY`
-  of an array keeps this an index lookup however many sessions the table holds.
+  statement's snapshot; their events are not stored, and reported by position. The
+  lookup is a function (migration 0006) so that it stays an index lookup even when the
+  statistics last saw a small session table.
 - `inserted`: the new events, ON CONFLICT DO NOTHING: an id stored before, or by a
   concurrent batch, is a duplicate. Rows go in id order: two batches sharing ids then wait
   for each other in one direction only, never in a cycle (a deadlock costs a second).
@@ -53,8 +54,9 @@ batch AS MATERIALIZED (
          WITH ORDINALITY AS e(r, payload, ord)
 ),
 foreign_sessions AS (
-    SELECT s.id FROM recording_session s, caller k
-    WHERE s.id = ANY (ARRAY(SELECT DISTINCT b.session_id FROM batch b)) AND s.user_id <> k.user_id
+    SELECT f.id FROM caller k,
+        recording_foreign_sessions(ARRAY(SELECT DISTINCT b.session_id FROM batch b), k.user_id)
+        AS f(id)
 ),
 inserted AS (
     INSERT INTO recording_event
