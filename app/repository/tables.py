@@ -62,7 +62,7 @@ recording_session = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Whether started_at came from a session.started event (else: the earliest event).
     Column("started_by_event", Boolean, nullable=False, server_default=false()),
-    Index("recording_session_user_id_started_at_idx", "user_id", "started_at"),
+    Index("recording_session_user_id_started_at_id_idx", "user_id", "started_at", "id"),
     # Room for HOT updates: every batch updates its sessions' counters (migration 0003).
     postgresql_with={"fillfactor": 80},
 )
