@@ -34,7 +34,7 @@ class Event:
     source: str
     source_detail: str | None
     occurred_at: datetime
-    payload: str  # the item as compact JSON, exactly what is stored
+    payload: bytes  # the item as compact JSON (UTF-8), exactly what is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,9 @@ class EventValidator:
             source=item["source"],
             source_detail=item.get("source_detail"),
             occurred_at=occurred_at,
-            payload=payload.decode(),
+            # An exact-size copy: orjson's own buffer keeps its spare capacity, and 1000 of
+            # them held a 1000 x 32 KB batch at 4-6x the body instead of ~3x.
+            payload=bytes(memoryview(payload)),
         )
 
     def explain(self, item: Any) -> list[str]:

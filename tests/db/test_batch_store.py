@@ -34,7 +34,7 @@ def ev(
     detail: str | None = None,
     index: int = 0,
 ) -> Event:
-    return Event(index, unique("e"), session, type_, source, detail, t(minute), "{}")
+    return Event(index, unique("e"), session, type_, source, detail, t(minute), b"{}")
 
 
 async def store(conn: Any, key: Credential, events: list[Event]) -> batches.Stored:
@@ -65,7 +65,7 @@ async def user(app: FastAPI) -> User:
 
 async def test_first_occurrence_of_an_id_wins() -> None:
     a, b = ev("s", index=0), ev("s", index=1)
-    again = Event(2, a.id, "s", "note", "ide", None, t(5), "{}")
+    again = Event(2, a.id, "s", "note", "ide", None, t(5), b"{}")
     assert [e.index for e in ingest.first_occurrences([a, b, again])] == [0, 1]
 
 

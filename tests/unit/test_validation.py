@@ -53,7 +53,7 @@ def test_valid_event_is_normalised_for_storage() -> None:
     assert isinstance(outcome, Event)
     assert outcome.occurred_at.isoformat() == "2026-05-05T12:00:00+00:00"
     assert outcome.source_detail == "claude-code"
-    assert outcome.payload.startswith('{"id":')
+    assert outcome.payload.startswith(b'{"id":')
 
 
 CASES = [
