@@ -88,7 +88,8 @@ def main() -> int:
         user_id, key = asyncio.run(create_user(url, "profile"))
         asyncio.run(preload(url, user_id, args.preload))
         port = free_port()
-        log = Path(tempfile.mkdtemp(prefix="recording-profile-")) / "service.log"
+        work_dir = Path(tempfile.mkdtemp(prefix="recording-profile-"))
+        log = work_dir / "service.log"
         service = start_service(url, args.workers, port, log)
         try:
             target = f"http://127.0.0.1:{port}/api/recording/events/"
@@ -135,6 +136,8 @@ def main() -> int:
         finally:
             service.terminate()
             service.wait(timeout=30)
+            if not args.py_spy:  # keep the raw samples it printed the path of
+                shutil.rmtree(work_dir, ignore_errors=True)
     return 0
 
 
