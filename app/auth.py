@@ -63,12 +63,8 @@ def credential(key: str | None) -> Credential:
     return Credential(key_prefix(key), digest(key))
 
 
-async def authenticate(conn: Any, key: str | None) -> int:
-    """The user id behind a live key, or Unauthorized."""
-    return await verify(conn, credential(key))
-
-
 async def verify(conn: Any, given: Credential) -> int:
+    """The user id behind a live key, or Unauthorized."""
     user_id = await keys_repo.find_active_user(conn, given.prefix, given.digest)
     if user_id is None:
         raise Unauthorized(INVALID)

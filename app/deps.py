@@ -16,7 +16,7 @@ from app.settings import Settings
 # Dependencies are all `async def`: a plain `def` would be sent to the thread pool.
 
 API_KEY_HEADER = "X-Clone-API-Key"
-# Documented by openapi.py on every operation that depends on get_credential.
+# openapi.py documents both on every operation under the API prefix (each reads the key).
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {
         "type": "apiKey",
@@ -38,13 +38,6 @@ async def get_resources(request: Request) -> Resources:
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
-
-
-async def get_settings(resources: ResourcesDep) -> Settings:
-    return resources.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def unavailable(settings: Settings) -> Unavailable:

@@ -59,19 +59,18 @@ async def ingest_batch(
     events, invalid = validator.classify(items)
     firsts = first_occurrences(events)
     result = IngestResult(duplicates=len(events) - len(firsts))
-    indexes = [e.index for e in firsts]
-    rows = batches.pack(firsts) if firsts else None
-    async with connect() as conn:
-        if rows is not None:
-            stored = await _store(conn, caller, rows)
-        else:
+    if not firsts:
+        async with connect() as conn:
             await auth.verify(conn, caller)  # nothing to store: the key still decides 401
-    if rows is not None:
+    else:
+        rows = batches.pack(firsts)
+        async with connect() as conn:
+            stored = await _store(conn, caller, rows)
         if not stored.authorized:
             raise Unauthorized(auth.INVALID)
         result.accepted = stored.count
-        result.duplicates += len(indexes) - stored.count - len(stored.foreign)
-        invalid.extend(Invalid(indexes[p], [FOREIGN_SESSION]) for p in stored.foreign)
+        result.duplicates += len(firsts) - stored.count - len(stored.foreign)
+        invalid.extend(Invalid(firsts[p].index, [FOREIGN_SESSION]) for p in stored.foreign)
     result.invalid = sorted(invalid, key=lambda i: i.index)
     return result
 
