@@ -101,10 +101,14 @@ async def fetchval(url: str, sql: str, *args: Any) -> Any:
 
 
 async def checkpoints(url: str) -> int:
-    """Checkpoints so far (timed and requested): one during a run shows in its p99."""
-    return int(
-        await fetchval(url, "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
-    )
+    """Checkpoints so far (timed and requested): one during a run shows in its p99.
+
+    PostgreSQL 17 moved the counters from pg_stat_bgwriter to pg_stat_checkpointer."""
+    if int(await fetchval(url, "SHOW server_version_num")) >= 170000:
+        sql = "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+    else:
+        sql = "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+    return int(await fetchval(url, sql))
 
 
 async def settle(url: str) -> int:
