@@ -213,10 +213,14 @@ def free_port() -> int:
 
 
 def start_service(
-    database_url: str, workers: int, port: int, log_path: Path
+    database_url: str,
+    workers: int,
+    port: int,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """The service as an operator runs it; its JSON logs go to a file, as in production."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [SCRIPT, "serve", "--port", str(port), "--workers", str(workers)],
