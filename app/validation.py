@@ -67,7 +67,13 @@ def flatten_by_type(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "type": "object",
             "required": [*schema["required"], *then.get("required", [])],
             # occurred_at is parsed once after the schema check instead of as a format.
-            "properties": {**schema["properties"], "occurred_at": {"type": "string"}, **own},
+            # The type is known once dispatched on, and is checked as a constant.
+            "properties": {
+                **schema["properties"],
+                "occurred_at": {"type": "string"},
+                "type": {"const": name},
+                **own,
+            },
             "additionalProperties": then["additionalProperties"],
             "definitions": schema.get("definitions", {}),
         }
@@ -124,10 +130,13 @@ class EventValidator:
         occurred_at = parse_instant(item["occurred_at"])
         if occurred_at is None:
             return Invalid(index, self.explain(item))
-        for key in FREE_FORM:
-            # Only these fields hold arbitrary JSON; the schema bounds every other one.
-            if key in item and _deeper_than(item[key], self.max_depth - 2):
-                return Invalid(index, [f"{key}: nested deeper than {self.max_depth} levels"])
+        # An item cannot nest deeper than it has opening brackets (strings' ones included),
+        # so most items skip the walk over their free-form fields.
+        if payload.count(b"{") + payload.count(b"[") > self.max_depth:
+            for key in FREE_FORM:
+                # Only these fields hold arbitrary JSON; the schema bounds every other one.
+                if key in item and _deeper_than(item[key], self.max_depth - 2):
+                    return Invalid(index, [f"{key}: nested deeper than {self.max_depth} levels"])
         return Event(
             index=index,
             id=item["id"],

@@ -300,3 +300,10 @@ def test_tool_input_nesting_is_capped_by_default() -> None:
         deep = [deep]
     outcome = check(event("s-1", "agent.tool_call", input=deep))
     assert outcome == Invalid(0, ["input: nested deeper than 64 levels"])
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    # Enough brackets in text to fail the cheap count, so the walk has to decide.
+    shallow = EventValidator(SCHEMA, max_event_bytes=1 << 20, max_depth=3)
+    outcome = shallow.check(0, event("s-1", attributes={"a": "[[[[{{{{", "b": ["]]"]}))
+    assert isinstance(outcome, Event)
