@@ -1,10 +1,11 @@
-"""Turns a raw request body into a list of items: content type, capped gunzip, JSON, shape."""
+"""Turns a raw request body into its items: content type, capped gunzip, JSON, shape."""
 
 from __future__ import annotations
 
 import json
+import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,25 @@ class Unrepresentable:
     """An item that parsed, but not faithfully: it becomes an invalid item, not a 500."""
 
     reason: str
+
+
+# Bodies from this size on are parsed item by item (batch_items).
+ITEM_BY_ITEM_BYTES = 1 << 20
+
+
+def batch_items(raw: bytearray, *, max_items: int) -> Iterable[Any]:
+    """The batch's items; `raw` is cleared once they no longer need it.
+
+    A small body is parsed at once. A large one is parsed one item at a time, as the caller
+    consumes them: parsed text can take 4 bytes per character in Python (any emoji makes a
+    whole string so), and a 32 MiB batch parsed at once peaked at ~4.5x the body, item by
+    item at ~2x. Either way the outcome is the same as parse_batch's.
+    """
+    if len(raw) < ITEM_BY_ITEM_BYTES:
+        items = parse_batch(raw, max_items=max_items)
+        raw.clear()  # peak memory: the body is not needed once parsed
+        return items
+    return _item_by_item(raw, max_items)
 
 
 def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
@@ -165,3 +185,93 @@ def _find_big_integer(value: Any) -> int | None:
 def _json_kind(value: Any) -> str:
     kinds = {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}
     return kinds.get(type(value), "a number")
+
+
+# Where one object item may end and the next begin. Such text may also sit inside a string;
+# then the bytes before it are not a whole JSON value (they end inside that string), and
+# the next candidate is tried.
+_BETWEEN_OBJECTS = re.compile(rb"\}\s*,\s*\{")
+_WHITESPACE = b" \t\r\n"
+# Parse attempts may read at most this many times the body before giving up on splitting.
+_MAX_READ_FACTOR = 3
+
+
+class _NotSplit(Exception):
+    """The body is not a plain array of objects (or is wrong): parse it whole instead."""
+
+
+def _item_by_item(raw: bytearray, max_items: int) -> Iterator[Any]:
+    """Yield the items of `raw`, parsing each alone; anything unusual is parsed whole.
+
+    An object item is found by trying orjson on the bytes up to each `},{` in turn: the
+    first that parse are that item, since a prefix of a JSON object that ends inside one
+    of its strings is never a whole JSON value. The whole-body path takes over, from the
+    item reached, for what this one does not handle: items that are not objects, too many
+    items, integers beyond 64 bits, and every malformed body (for parse_batch's message).
+    """
+    yielded = 0
+    view = memoryview(raw)
+    try:
+        try:
+            for item in _split_objects(raw, view, max_items):
+                yield item
+                yielded += 1
+            return
+        except _NotSplit:
+            view.release()
+        rest = parse_batch(raw, max_items=max_items)[yielded:]
+        raw.clear()
+        rest.reverse()
+        while rest:
+            yield rest.pop()
+    finally:
+        view.release()
+        raw.clear()
+
+
+def _split_objects(raw: bytearray, view: memoryview, max_items: int) -> Iterator[Any]:
+    if _has_long_digit_run(raw):
+        raise _NotSplit  # exact integers need the whole-body path
+    start = _skip_whitespace(raw, 0)
+    if raw[start : start + 1] != b"[":
+        raise _NotSplit
+    start = _skip_whitespace(raw, start + 1)
+    close = _last_non_whitespace(raw)
+    if raw[start : start + 1] != b"{" or raw[close : close + 1] != b"]" or close < start:
+        raise _NotSplit
+    budget = _MAX_READ_FACTOR * len(raw)
+    count = 0
+    for match in _BETWEEN_OBJECTS.finditer(raw, start, close):
+        end = match.start() + 1
+        budget -= end - start
+        if budget < 0:
+            raise _NotSplit
+        try:
+            item = orjson.loads(view[start:end])
+        except orjson.JSONDecodeError:
+            continue  # that `},{` was inside a string
+        count += 1
+        if count > max_items:
+            raise _NotSplit
+        yield item
+        start = match.end() - 1
+    try:
+        item = orjson.loads(view[start:close])
+    except orjson.JSONDecodeError:
+        raise _NotSplit from None
+    if count + 1 > max_items:
+        raise _NotSplit
+    yield item
+
+
+def _skip_whitespace(raw: bytearray, position: int) -> int:
+    while position < len(raw) and raw[position] in _WHITESPACE:
+        position += 1
+    return position
+
+
+def _last_non_whitespace(raw: bytearray) -> int:
+    position = len(raw) - 1
+    while position >= 0 and raw[position] in _WHITESPACE:
+        position -= 1
+    return position

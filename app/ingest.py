@@ -6,7 +6,7 @@ request with a wrong key is validated before it is refused; a missing key never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +49,7 @@ def first_occurrences(events: list[Event]) -> list[Event]:
 async def ingest_batch(
     connect: Callable[[], AbstractAsyncContextManager[Any]],
     caller: Credential,
-    items: list[Any],
+    items: Iterable[Any],
     validator: EventValidator,
 ) -> IngestResult:
     """Validate, then take a connection from `connect()` only to store.

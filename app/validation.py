@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -99,13 +100,15 @@ class EventValidator:
         checker.checks("date-time")(is_instant)
         return jsonschema.Draft7Validator(self.schema, format_checker=checker)
 
-    def classify(self, items: list[Any]) -> tuple[list[Event], list[Invalid]]:
+    def classify(self, items: Iterable[Any]) -> tuple[list[Event], list[Invalid]]:
         """Consumes `items`: each parsed item is let go once its payload is made, so a large
         batch is never held twice (parsed, and serialized) in memory."""
         events: list[Event] = []
         invalid: list[Invalid] = []
+        parsed = items if isinstance(items, list) else None  # else a generator lets go
         for index, item in enumerate(items):
-            items[index] = None
+            if parsed is not None:
+                parsed[index] = None
             outcome = self.check(index, item)
             if isinstance(outcome, Event):
                 events.append(outcome)

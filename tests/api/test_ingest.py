@@ -327,3 +327,23 @@ async def test_a_100_kb_key_header_is_401(client: Any) -> None:
         "/api/recording/sessions/", headers={"X-Clone-API-Key": "k" * 100_000}
     )
     assert response.status_code in (401, 431)
+
+
+async def test_a_large_body_is_read_item_by_item_and_stored_intact(alice: Producer) -> None:
+    # Over body.ITEM_BY_ITEM_BYTES, with text that looks like the gap between two items.
+    text = 'café 😀 "},{" \\ }, { ' * 1500
+    session = unique("s")
+    batch = [event(session, "agent.prompt", prompt=f"{i} {text}") for i in range(40)]
+    batch.insert(7, {"not": "an event"})
+    raw = orjson.dumps(batch)
+    assert len(raw) > 1 << 20
+    response = await alice.client.post(
+        "/api/recording/events/",
+        content=raw,
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 201
+    assert response.json()["accepted"] == 40
+    assert [i["index"] for i in response.json()["invalid"]] == [7]
+    stored = (await alice.get(f"/api/recording/events/{batch[30]['id']}/")).json()
+    assert stored["payload"] == batch[30]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.body import Unrepresentable, check_content_type, parse_batch, read_body
+from app import body
+from app.body import Unrepresentable, batch_items, check_content_type, parse_batch, read_body
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 
@@ -140,3 +145,82 @@ def test_a_digit_run_across_scan_windows_is_found() -> None:
 def test_whitespace_only_body_is_empty(raw: bytes) -> None:
     with pytest.raises(BadRequest, match="empty"):
         parse_batch(raw, max_items=10)
+
+
+# Item by item (bodies of ITEM_BY_ITEM_BYTES and more) must read every body as parse_batch
+# does: the same items, or the same 400.
+SPLIT_BODIES = [
+    b'[{"a":1},{"b":"},{"},  {"c":[1,{"d":2}]}]',
+    b'[{"s":"\\"},{""},{"t":1}]',
+    b'[{"a":"x\\\\"},{"b":2}]',
+    b' \n[ {"a":1}\t] \r\n',
+    b'[{"a":1}, 5, {"b":2}]',
+    b'[{"a":1},{"b":2},{"c":3}]',
+    b'[{"a":1},{"b":2',
+    b'[{"a":1},]',
+    b'[{"a":1}]x',
+    b'{"a":1}',
+    b"[]",
+    b"[{}]",
+    b'[{"n": 18446744073709551616}, {"b":1}]',
+    b'[{"a":"\\ud800"},{"b":1}]',
+    b'[{"a":1}{"b":2}]',
+    b'[{"a":1},{"b":2}],{"c":3}]',
+    b'[{"a":1},{"b":2}]]',
+    b'[[{"a":1},{"b":2}]]',
+]
+
+
+def _outcome(parse: Callable[[bytearray], Any], raw: bytes) -> Any:
+    try:
+        return list(parse(bytearray(raw)))
+    except BadRequest as exc:
+        return exc.detail
+
+
+def _both(raw: bytes, monkeypatch: pytest.MonkeyPatch, max_items: int = 3) -> tuple[Any, Any]:
+    monkeypatch.setattr(body, "ITEM_BY_ITEM_BYTES", 0)
+    return (
+        _outcome(lambda b: batch_items(b, max_items=max_items), raw),
+        _outcome(lambda b: parse_batch(b, max_items=max_items), raw),
+    )
+
+
+@pytest.mark.parametrize("raw", SPLIT_BODIES)
+def test_item_by_item_reads_bodies_as_a_whole_parse_does(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    split, whole = _both(raw, monkeypatch, max_items=2)
+    assert split == whole
+
+
+_TRICKY_TEXT = st.text(alphabet='{}[],:" \\\n😀éa0', max_size=12)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    items=st.lists(st.dictionaries(_TRICKY_TEXT, _VALUES, max_size=4), min_size=1, max_size=6),
+    spacing=st.sampled_from([b",", b", ", b" ,\n ", b"\t,"]),
+)
+def test_item_by_item_agrees_on_any_array_of_objects(
+    items: list[dict[str, Any]], spacing: bytes
+) -> None:
+    raw = b"[" + spacing.join(orjson.dumps(item) for item in items) + b"]"
+    buffer = bytearray(raw)
+    original = body.ITEM_BY_ITEM_BYTES
+    body.ITEM_BY_ITEM_BYTES = 0
+    try:
+        assert list(batch_items(buffer, max_items=10)) == items
+    finally:
+        body.ITEM_BY_ITEM_BYTES = original
+    assert buffer == b""  # let go once read
+
+
+def test_a_small_body_is_parsed_whole_and_let_go() -> None:
+    buffer = bytearray(b'[{"a":1}]')
+    items = batch_items(buffer, max_items=10)
+    assert items == [{"a": 1}] and buffer == b""
