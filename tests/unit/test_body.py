@@ -224,3 +224,14 @@ def test_a_small_body_is_parsed_whole_and_let_go() -> None:
     buffer = bytearray(b'[{"a":1}]')
     items = batch_items(buffer, max_items=10)
     assert items == [{"a": 1}] and buffer == b""
+
+
+def test_an_item_1024_levels_deep_is_an_item_in_a_large_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # docs/decisions.md: the one place where the two paths differ (the parser stops at 1024).
+    raw = b'[{"a":' + b"[" * 1023 + b"]" * 1023 + b"}]"
+    split, whole = _both(raw, monkeypatch)
+    assert "not valid JSON" in whole
+    (item,) = split
+    assert isinstance(item, dict)
