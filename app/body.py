@@ -190,7 +190,7 @@ def _json_kind(value: Any) -> str:
 # Where one object item may end and the next begin. Such text may also sit inside a string;
 # then the bytes before it are not a whole JSON value (they end inside that string), and
 # the next candidate is tried.
-_BETWEEN_OBJECTS = re.compile(rb"\}\s*,\s*\{")
+_BETWEEN_OBJECTS = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")  # JSON whitespace only
 _WHITESPACE = b" \t\r\n"
 # Parse attempts may read at most this many times the body before giving up on splitting.
 _MAX_READ_FACTOR = 3

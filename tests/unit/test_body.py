@@ -168,6 +168,8 @@ SPLIT_BODIES = [
     b'[{"a":1},{"b":2}],{"c":3}]',
     b'[{"a":1},{"b":2}]]',
     b'[[{"a":1},{"b":2}]]',
+    b'[{"a":1}\f,{"b":2}]',
+    b'[{"a":1},\v{"b":2}]',
 ]
 
 
@@ -204,7 +206,7 @@ _VALUES = st.recursive(
 
 @given(
     items=st.lists(st.dictionaries(_TRICKY_TEXT, _VALUES, max_size=4), min_size=1, max_size=6),
-    spacing=st.sampled_from([b",", b", ", b" ,\n ", b"\t,"]),
+    spacing=st.sampled_from([b",", b", ", b" ,\n ", b"\t,", b"\r\n,\r\n"]),
 )
 def test_item_by_item_agrees_on_any_array_of_objects(
     items: list[dict[str, Any]], spacing: bytes
