@@ -3,7 +3,8 @@
 This host's speed drifts by tens of percent within minutes, so two runs made one after the
 other cannot show a 5% change. Here both versions run side by side (one worker each, half
 the connections each), under the same load at the same moment, and each one's CPU per
-request is measured over several rounds.
+request is measured over several rounds. Both versions must share the schema: the database
+is migrated once, and each service checks its migrations at start.
 
     .venv/bin/python bench/ab.py --ref HEAD --batch 1 --rounds 5
 """
