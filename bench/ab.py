@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def main() -> int:
                     service.wait(timeout=30)
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
+        shutil.rmtree(tree.parent, ignore_errors=True)  # and the two services' logs
     for name in ("A", "B"):
         cpu = [row[name]["cpu_ms"] for row in rows]
         p99 = [row[name]["p99_ms"] for row in rows]
