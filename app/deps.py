@@ -8,10 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from app import auth
-from app.errors import Unavailable
 from app.lifespan import Resources
-from app.repository import UNAVAILABLE_ERRORS
-from app.settings import Settings
+from app.pool import connection
 
 # Dependencies are all `async def`: a plain `def` would be sent to the thread pool.
 
@@ -44,42 +42,8 @@ async def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def unavailable(settings: Settings) -> Unavailable:
-    return Unavailable(
-        "database unavailable; retry the same request later",
-        headers={"Retry-After": str(settings.retry_after_seconds)},
-    )
-
-
-class connection:
-    """A pooled connection for the block; 503 with Retry-After when none comes in time.
-
-    A plain context manager: the ingest route takes its connection only after the batch is
-    validated, and FastAPI's generator dependencies cost more than the rest of a request.
-    """
-
-    __slots__ = ("_conn", "_resources")
-
-    def __init__(self, resources: Resources) -> None:
-        self._resources = resources
-        self._conn: Any = None
-
-    async def __aenter__(self) -> Any:
-        resources = self._resources
-        try:
-            self._conn = await resources.pool.acquire(
-                timeout=resources.settings.pool_acquire_timeout
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            raise unavailable(resources.settings) from exc
-        return self._conn
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._resources.pool.release(self._conn)
-
-
 async def get_conn(resources: ResourcesDep) -> AsyncIterator[Any]:
-    async with connection(resources) as conn:
+    async with connection(resources.pool, resources.settings) as conn:
         yield conn
 
 

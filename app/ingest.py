@@ -1,24 +1,24 @@
-"""The batch use case: validate, drop repeated ids, store the rest in one statement.
+"""The batch use case: validate, drop repeated ids, store the rest.
 
-The key is checked by that same statement (one round trip for the whole request), so a
-request with a wrong key is validated before it is refused; a missing key never gets here.
+The rest goes to the group committer, whose statement also checks the key (one round trip
+for the whole request), so a request with a wrong key is validated before it is refused; a
+missing key never gets here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import auth, repository
+from app import auth
 from app.auth import Credential
 from app.errors import Unauthorized
-from app.repository import batches
+from app.group_commit import GroupCommitter
+from app.repository.batches import Batch
 from app.validation import Event, EventValidator, Invalid
 
 FOREIGN_SESSION = "session belongs to another user"
-ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -47,40 +47,22 @@ def first_occurrences(events: list[Event]) -> list[Event]:
 
 
 async def ingest_batch(
-    connect: Callable[[], AbstractAsyncContextManager[Any]],
-    caller: Credential,
-    items: Iterable[Any],
-    validator: EventValidator,
+    committer: GroupCommitter, caller: Credential, items: Iterable[Any], validator: EventValidator
 ) -> IngestResult:
-    """Validate, then take a connection from `connect()` only to store.
+    """Validate, then store the first occurrences (with other requests' batches, maybe).
 
-    Consumes `items` (validation lets each go once its payload is made).
+    Consumes `items` (validation lets each go once its payload is made). A batch with
+    nothing to store still goes to the statement: the key decides 401 there.
     """
     events, invalid = validator.classify(items)
     firsts = first_occurrences(events)
-    result = IngestResult(duplicates=len(events) - len(firsts))
-    if not firsts:
-        async with connect() as conn:
-            await auth.verify(conn, caller)  # nothing to store: the key still decides 401
-    else:
-        rows = batches.pack(firsts)
-        async with connect() as conn:
-            stored = await _store(conn, caller, rows)
-        if not stored.authorized:
-            raise Unauthorized(auth.INVALID)
-        result.accepted = stored.count
-        result.duplicates += len(firsts) - stored.count - len(stored.foreign)
-        invalid.extend(Invalid(firsts[p].index, [FOREIGN_SESSION]) for p in stored.foreign)
-    result.invalid = sorted(invalid, key=lambda i: i.index)
-    return result
-
-
-async def _store(conn: Any, caller: Credential, rows: batches.Rows) -> batches.Stored:
-    for attempt in range(ATTEMPTS):
-        try:
-            return await batches.store_batch(conn, caller, rows)
-        except repository.RETRYABLE_ERRORS:
-            # A deadlock between overlapping batches, or a session race: nothing was kept.
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    stored = await committer.store(Batch(caller, firsts))
+    if not stored.authorized:
+        raise Unauthorized(auth.INVALID)
+    invalid.extend(Invalid(firsts[p].index, [FOREIGN_SESSION]) for p in stored.foreign)
+    return IngestResult(
+        accepted=stored.count,
+        # repeated within the batch, or stored before
+        duplicates=len(events) - stored.count - len(stored.foreign),
+        invalid=sorted(invalid, key=lambda i: i.index),
+    )

@@ -11,11 +11,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import OrjsonResponse, events, health, sessions
-from app.deps import unavailable
 from app.errors import ServiceError
 from app.lifespan import build_lifespan
 from app.middleware import ObserveMiddleware, TrailingSlashMiddleware
 from app.openapi import install_openapi
+from app.pool import unavailable
 from app.repository import UNAVAILABLE_ERRORS
 from app.settings import Settings, get_settings
 

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Connections per worker; keep it above the concurrent requests.",
     )
+    store_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Store statements in flight per worker; batches that arrive meanwhile "
+        "share the next one (group commit). Raise it when PostgreSQL has more cores than "
+        "the service has workers.",
+    )
     pool_acquire_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for a pooled connection before a 503."
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from app import body, ingest, metrics
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
-from app.deps import ConnDep, CurrentUser, connection, get_credential, resources_of
+from app.deps import ConnDep, CurrentUser, get_credential, resources_of
 from app.errors import NotFound
 from app.openapi import INGEST_REQUEST_BODY
 from app.repository import events as events_repo
@@ -33,9 +33,7 @@ async def post_events(request: Request) -> Response:
         limit=settings.max_body_bytes,
     )
     items = body.batch_items(raw, max_items=settings.max_batch_items)
-    result = await ingest.ingest_batch(
-        lambda: connection(resources), caller, items, resources.validator
-    )
+    result = await ingest.ingest_batch(resources.committer, caller, items, resources.validator)
     metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
     request.state.ingest_counts = {
         # every item is exactly one of the three

@@ -28,6 +28,11 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def is_statement_error(exc: BaseException) -> bool:
+    """Raised by the server for this statement (its data), not for want of a database."""
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, UNAVAILABLE_ERRORS)
+
+
 def rows_param(rows: list[tuple[Any, ...]]) -> str:
     """Many rows as one jsonb parameter (unpacked in SQL with jsonb_array_elements).
 

@@ -27,10 +27,16 @@ async def insert_key(conn: Any, user_id: int, prefix: str, digest: bytes) -> Non
     )
 
 
-# The user of the live key with prefix $1 and digest $2; the batch store embeds it as well.
-ACTIVE_KEY_USER_SQL = (
-    "SELECT user_id FROM api_key WHERE prefix = $1 AND digest = $2 AND revoked_at IS NULL"
-)
+def active_key_user_sql(prefix: str, digest: str) -> str:
+    """The user of the live key with this prefix and digest (SQL expressions); the batch
+    store embeds it once per batch."""
+    return (
+        f"SELECT user_id FROM api_key WHERE prefix = {prefix} AND digest = {digest} "
+        "AND revoked_at IS NULL"
+    )
+
+
+ACTIVE_KEY_USER_SQL = active_key_user_sql("$1", "$2")
 
 
 async def find_active_user(conn: Any, prefix: str, digest: bytes) -> int | None:

@@ -1,29 +1,35 @@
-"""The batch store: one statement that claims sessions, inserts events and applies bookends.
+"""The batch store: one statement stores a group of batches, each for its key's user.
 
 One statement in autocommit is one transaction and one round trip, where the same work as
-separate statements (the key lookup, then BEGIN … COMMIT) took seven. Its parts, in order:
+separate statements (the key lookup, then BEGIN … COMMIT) took seven. A group of
+concurrent requests' batches (app/group_commit.py) shares that statement: its fixed cost
+(the commit, the executor's start) was most of a 1-event batch's cost in PostgreSQL. The
+batches of a group hold distinct event ids and distinct sessions, so the group's outcome
+is that of storing them one after the other. Its parts, in order:
 
-- `caller`: the user of the presented key, if it is live (the lookup of
-  repository/api_keys.py); without one, nothing below writes, and the caller is told.
-- `batch`: the batch's first occurrences, envelope columns as one jsonb array of rows,
-  payloads as bytea[] of the UTF-8 JSON that orjson wrote (cast to json here: jsonb
-  cannot hold U+0000), zipped by ROWS FROM, numbered in batch order and given their `seq`
+- `callers`: each batch's key, and its user if the key is live (the lookup of
+  repository/api_keys.py); a batch without one writes nothing, and its caller is told.
+- `batch`: the rows of every batch (tagged by batch and position), envelope columns as
+  one jsonb array of rows, payloads as bytea[] of the UTF-8 JSON that orjson wrote (cast
+  to json here: jsonb cannot hold U+0000), zipped by ROWS FROM, and given their `seq`
   (arrival order) in that order. Bytes spare Python a decode and asyncpg a re-encode per
   payload (text[] cost 0.3 ms more per 100 events).
-- `foreign_sessions`: sessions of the batch that belong to another user, as of the
-  statement's snapshot; their events are not stored, and reported by position. The
-  lookup is a function (migration 0006) so that it stays an index lookup even when the
-  statistics last saw a small session table.
+- `owners`: each session of the group with the user whose batch holds it.
+- `foreign_sessions`: those that belong to another user, as of the statement's snapshot;
+  their events are not stored, and reported by position. The lookup is a function
+  (migrations 0006, 0008) so that it stays an index lookup even when the statistics last
+  saw a small session table.
 - `inserted`: the new events, ON CONFLICT DO NOTHING: an id stored before, or by a
-  concurrent batch, is a duplicate. Rows go in id order: two batches sharing ids then wait
-  for each other in one direction only, never in a cycle (a deadlock costs a second).
+  concurrent statement, is a duplicate. Rows go in id order: two statements sharing ids
+  then wait for each other in one direction only, never in a cycle (a deadlock costs a
+  second).
 - `changes`: what the stored events do to each session. The anchor is the last
   `session.started` in batch order, else the earliest event (first in batch order on ties);
   the end candidate is the latest `session.stopped`.
-- `claimed`: the session upsert, in id order so concurrent batches queue instead of
+- `claimed`: the session upsert, in id order so concurrent statements queue instead of
   deadlocking. A new session takes the anchor; an existing one is re-anchored only by a new
   `session.started`; `ended_at` and `last_event_at` only move later. It updates only the
-  caller's sessions. A session that another user created after the snapshot is skipped by
+  owner's sessions. A session that another user created after the snapshot is skipped by
   that condition, and `recording_session_race()` (migration 0004) then raises
   serialization_failure, which rolls the whole statement back for a retry that sees it.
 """
@@ -36,39 +42,45 @@ from typing import Any
 
 from app.auth import Credential
 from app.repository import rows_param
-from app.repository.api_keys import ACTIVE_KEY_USER_SQL
+from app.repository.api_keys import active_key_user_sql
 from app.validation import Event
 
 STARTED = "session.started"
 STOPPED = "session.stopped"
 
-STORE_BATCH_SQL = f"""
-WITH caller AS (
-    {ACTIVE_KEY_USER_SQL}
+STORE_BATCHES_SQL = f"""
+WITH callers AS MATERIALIZED (
+    SELECT c.job, ({active_key_user_sql("c.prefix", "c.digest")}) AS user_id
+    FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(prefix, digest, job)
 ),
 batch AS MATERIALIZED (
-    SELECT e.ord, e.r->>0 AS id, e.r->>1 AS session_id, e.r->>2 AS type, e.r->>3 AS source,
-           e.r->>4 AS source_detail, (e.r->>5)::timestamptz AS occurred_at, e.payload,
+    SELECT (e.r->>0)::int AS job, (e.r->>1)::int AS pos, e.r->>2 AS id, e.r->>3 AS session_id,
+           e.r->>4 AS type, e.r->>5 AS source, e.r->>6 AS source_detail,
+           (e.r->>7)::timestamptz AS occurred_at, e.payload,
            nextval('recording_event_seq_seq') AS seq
-    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::bytea[]))
-         WITH ORDINALITY AS e(r, payload, ord)
+    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::bytea[])) AS e(r, payload)
+),
+owners AS MATERIALIZED (
+    SELECT DISTINCT b.session_id, k.user_id
+    FROM batch b JOIN callers k ON k.job = b.job
+    WHERE k.user_id IS NOT NULL
 ),
 foreign_sessions AS (
-    SELECT f.id FROM caller k,
-        recording_foreign_sessions(ARRAY(SELECT DISTINCT b.session_id FROM batch b), k.user_id)
-        AS f(id)
+    SELECT f.id
+    FROM recording_foreign_sessions(
+        ARRAY(SELECT o.session_id FROM owners o), ARRAY(SELECT o.user_id FROM owners o)
+    ) AS f(id)
 ),
 inserted AS (
     INSERT INTO recording_event
         (id, seq, session_id, type, source, source_detail, occurred_at, payload)
     SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
            convert_from(b.payload, 'UTF8')::json
-    FROM batch b
-    WHERE EXISTS (SELECT FROM caller)
-      AND b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
+    FROM batch b JOIN owners o ON o.session_id = b.session_id
+    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
     ORDER BY b.id
     ON CONFLICT (id) DO NOTHING
-    RETURNING seq, session_id, type, source, source_detail, occurred_at
+    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
 ),
 changes AS (
     SELECT DISTINCT ON (i.session_id)
@@ -87,9 +99,9 @@ claimed AS (
     INSERT INTO recording_session AS s
         (id, user_id, source, source_detail, started_at, started_by_event, ended_at,
          event_count, last_event_at)
-    SELECT c.session_id, k.user_id, c.source, c.source_detail, c.anchor_at, c.restarts,
+    SELECT c.session_id, o.user_id, c.source, c.source_detail, c.anchor_at, c.restarts,
            c.ended_at, c.added, c.last_event_at
-    FROM changes c, caller k
+    FROM changes c JOIN owners o ON o.session_id = c.session_id
     ORDER BY c.session_id
     ON CONFLICT (id) DO UPDATE SET
         started_at = CASE WHEN excluded.started_by_event THEN excluded.started_at
@@ -103,32 +115,55 @@ claimed AS (
         last_event_at = GREATEST(s.last_event_at, excluded.last_event_at)
     WHERE s.user_id = excluded.user_id
     RETURNING s.id
+),
+stored AS (
+    SELECT b.job, count(*) AS n FROM inserted i JOIN batch b ON b.id = i.id GROUP BY b.job
 )
 SELECT
-    EXISTS (SELECT FROM caller) AS authorized,
-    (SELECT count(*) FROM inserted) AS stored,
+    k.user_id IS NOT NULL AS authorized,
+    coalesce(s.n, 0) AS stored,
     ARRAY(
-        SELECT b.ord FROM batch b JOIN foreign_sessions f ON f.id = b.session_id ORDER BY b.ord
+        SELECT b.pos FROM batch b JOIN foreign_sessions f ON f.id = b.session_id
+        WHERE b.job = k.job ORDER BY b.pos
     ) AS foreign_positions,
-    CASE WHEN (SELECT count(*) FROM claimed) < (SELECT count(*) FROM changes)
-         THEN recording_session_race() ELSE true END AS claimed_all
+    (SELECT CASE WHEN (SELECT count(*) FROM claimed) < (SELECT count(*) FROM changes)
+                 THEN recording_session_race() ELSE true END) AS claimed_all
+FROM callers k LEFT JOIN stored s ON s.job = k.job
+ORDER BY k.job
 """
 
 
 @dataclass(frozen=True, slots=True)
-class Rows:
-    """A batch as the statement's parameters, packed once: a retry reuses them."""
+class Batch:
+    """One request's events, first occurrences only (distinct ids), for the key's user."""
 
+    caller: Credential
+    events: Sequence[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A group of batches as the statement's parameters, packed once: a retry reuses them."""
+
+    prefixes: list[str]
+    digests: list[bytes]
     envelope: str
     payloads: list[bytes]
 
 
-def pack(events: Sequence[Event]) -> Rows:
+def pack(group: Sequence[Batch]) -> Rows:
+    """The batches of a group: distinct event ids and distinct sessions across batches."""
     return Rows(
+        prefixes=[batch.caller.prefix for batch in group],
+        digests=[batch.caller.digest for batch in group],
         envelope=rows_param(
-            [(e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at) for e in events]
+            [
+                (job, pos, e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at)
+                for job, batch in enumerate(group, 1)
+                for pos, e in enumerate(batch.events)
+            ]
         ),
-        payloads=[e.payload for e in events],
+        payloads=[e.payload for batch in group for e in batch.events],
     )
 
 
@@ -139,11 +174,13 @@ class Stored:
     foreign: list[int]  # positions (from 0) of rows not stored: another user's session
 
 
-async def store_batch(conn: Any, caller: Credential, rows: Rows) -> Stored:
-    """Store what is new of the packed events (distinct ids) for the key's user, atomically."""
-    row = await conn.fetchrow(
-        STORE_BATCH_SQL, caller.prefix, caller.digest, rows.envelope, rows.payloads
+async def store_batches(conn: Any, rows: Rows) -> list[Stored]:
+    """Store what is new of each packed batch for its key's user, all atomically; one
+    outcome per batch, in order."""
+    records = await conn.fetch(
+        STORE_BATCHES_SQL, rows.prefixes, rows.digests, rows.envelope, rows.payloads
     )
-    return Stored(
-        row["authorized"], row["stored"], [position - 1 for position in row["foreign_positions"]]
-    )
+    return [
+        Stored(record["authorized"], record["stored"], record["foreign_positions"])
+        for record in records
+    ]

@@ -38,7 +38,8 @@ def ev(
 
 
 async def store(conn: Any, key: Credential, events: list[Event]) -> batches.Stored:
-    return await batches.store_batch(conn, key, batches.pack(events))
+    [stored] = await batches.store_batches(conn, batches.pack([batches.Batch(key, events)]))
+    return stored
 
 
 async def session_row(db: Any, sid: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "app"
-ALLOWED = {"lifespan.py", "deps.py"}
+ALLOWED = {"pool.py"}
 SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b")
 
 

@@ -1,0 +1,150 @@
+"""Group commit: concurrent requests' batches share one store statement.
+
+Each statement has a fixed cost in PostgreSQL (its commit and WAL flush, the executor's
+start) that was most of a 1-event batch's cost there (0.57 ms against 0.11 ms per event
+in groups of 8). A worker keeps at most `concurrency` statements in flight; batches that
+arrive meanwhile wait in order, and the next free slot stores them together. A lone
+request never waits: with a free slot its batch goes at once.
+
+A group holds batches with distinct event ids and distinct sessions, so storing them
+together has the outcome of storing them one after the other; a batch that overlaps the
+group waits for the next one. Nothing is answered before its statement has committed.
+
+A batch of more than SOLO_BYTES has no fixed cost to share; it is stored at once on a
+connection of its own, so that it never holds up the small batches queued behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import repository
+from app.repository import batches
+from app.repository.batches import Batch, Stored
+
+ATTEMPTS = 3
+SOLO_BYTES = 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Waiting:
+    batch: Batch
+    ids: set[str]
+    sessions: set[str]
+    outcome: asyncio.Future[Stored] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class GroupCommitter:
+    """Stores batches for one worker: `store()` answers once the batch is committed."""
+
+    def __init__(
+        self,
+        connect: Callable[[], AbstractAsyncContextManager[Any]],
+        *,
+        concurrency: int,
+        max_group_events: int,
+    ) -> None:
+        self._connect = connect
+        self._concurrency = concurrency
+        self._max_group_events = max_group_events
+        self._waiting: deque[_Waiting] = deque()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def store(self, batch: Batch) -> Stored:
+        """The batch's outcome. Its events must have distinct ids."""
+        if sum(len(e.payload) for e in batch.events) > SOLO_BYTES:
+            [outcome] = await self._store([batch])
+            return outcome
+        waiting = _Waiting(
+            batch, {e.id for e in batch.events}, {e.session_id for e in batch.events}
+        )
+        self._waiting.append(waiting)
+        self._start()
+        # A cancelled request only stops waiting: a statement already sent still runs, as it
+        # would have for the request alone, and a batch not yet sent is dropped.
+        return await waiting.outcome
+
+    def _start(self) -> None:
+        while self._waiting and len(self._in_flight) < self._concurrency:
+            group = self._take_group()
+            if not group:
+                continue
+            task = asyncio.create_task(self._commit(group))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._start()
+
+    def _take_group(self) -> list[_Waiting]:
+        """The oldest batch, then each later one that fits: within the event budget, and
+        sharing no id or session with the group. The others keep their place."""
+        group: list[_Waiting] = []
+        ids: set[str] = set()
+        sessions: set[str] = set()
+        events = 0
+        kept: deque[_Waiting] = deque()
+        while self._waiting:
+            waiting = self._waiting.popleft()
+            if waiting.outcome.done():  # its request was cancelled before it was sent
+                continue
+            size = len(waiting.batch.events)
+            fits = not group or (
+                events + size <= self._max_group_events
+                and ids.isdisjoint(waiting.ids)
+                and sessions.isdisjoint(waiting.sessions)
+            )
+            if fits:
+                group.append(waiting)
+                ids |= waiting.ids
+                sessions |= waiting.sessions
+                events += size
+            else:
+                kept.append(waiting)
+        self._waiting = kept
+        return group
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        try:
+            outcomes = await self._store([w.batch for w in group])
+        except Exception as exc:
+            if len(group) > 1 and repository.is_statement_error(exc):
+                # Not expected: store each batch alone, so that only its own request fails.
+                await asyncio.gather(*(self._commit([w]) for w in group))
+            else:
+                _settle(group, exc)
+            return
+        except BaseException:  # cancelled (the loop is closing): no request waits forever
+            for waiting in group:
+                waiting.outcome.cancel()
+            raise
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if not waiting.outcome.done():
+                waiting.outcome.set_result(outcome)
+
+    async def _store(self, group: list[Batch]) -> list[Stored]:
+        rows = batches.pack(group)
+        async with self._connect() as conn:
+            for attempt in range(ATTEMPTS):
+                try:
+                    return await batches.store_batches(conn, rows)
+                except repository.RETRYABLE_ERRORS:
+                    # A deadlock between overlapping statements, or a session race: nothing
+                    # was kept.
+                    if attempt == ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+
+def _settle(group: list[_Waiting], exc: BaseException) -> None:
+    for waiting in group:
+        if not waiting.outcome.done():
+            waiting.outcome.set_exception(exc)
