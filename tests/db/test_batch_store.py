@@ -190,3 +190,17 @@ async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
     stored = await store(db, user.key, [ev(sid)])
     assert (stored.authorized, stored.count) == (False, 0)
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", sid) == 0
+
+
+async def test_the_statement_keeps_a_generic_plan(db: Any, user: User) -> None:
+    """A statement planned at every execution cost ~0.9 ms more per batch in PostgreSQL;
+    the planner keeps a custom plan when it sizes a parameter by its value (arrays did)."""
+    for _ in range(8):
+        await store(db, user.key, [ev(unique("s"))])
+    plans = await db.fetchrow(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE statement = $1",
+        batches.STORE_BATCHES_SQL,
+    )
+    assert plans is not None
+    assert plans["generic_plans"] >= 3
