@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import repository
+from app import metrics, repository
 from app.repository import batches
 from app.repository.batches import Batch, Stored
 
@@ -135,12 +135,15 @@ class GroupCommitter:
         async with self._connect() as conn:
             for attempt in range(ATTEMPTS):
                 try:
-                    return await batches.store_batches(conn, rows)
+                    outcomes = await batches.store_batches(conn, rows)
                 except repository.RETRYABLE_ERRORS:
                     # A deadlock between overlapping statements, or a session race: nothing
                     # was kept.
                     if attempt == ATTEMPTS - 1:
                         raise
+                else:
+                    metrics.record_store(len(group))
+                    return outcomes
         raise AssertionError("unreachable")
 
 

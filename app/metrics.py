@@ -1,4 +1,4 @@
-"""Prometheus metrics: ingest outcomes and request latency."""
+"""Prometheus metrics: ingest outcomes, group commit and request latency."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ INGESTED = Counter(
 )
 # Every outcome is exported from the start (at 0), so rates work before the first reject.
 _ACCEPTED, _DUPLICATE, _INVALID = (INGESTED.labels(o) for o in ("accepted", "duplicate", "invalid"))
+# Their ratio is the batches per store statement: how much group commit is sharing.
+STORE_STATEMENTS = Counter(
+    "recording_store_statements_total",
+    "Store statements committed; one holds every batch that queued while the last ran.",
+)
+STORE_BATCHES = Counter("recording_store_batches_total", "Batches stored by those statements.")
 REQUESTS = Histogram(
     "recording_request_duration_seconds",
     "Request latency by method, route template and status.",
@@ -35,6 +41,11 @@ def record_ingest(accepted: int, duplicates: int, invalid: int) -> None:
     _ACCEPTED.inc(accepted)
     _DUPLICATE.inc(duplicates)
     _INVALID.inc(invalid)
+
+
+def record_store(batches: int) -> None:
+    STORE_STATEMENTS.inc()
+    STORE_BATCHES.inc(batches)
 
 
 def render() -> tuple[bytes, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -21,6 +22,31 @@ async def test_healthz(client: Any) -> None:
 async def test_readyz(client: Any) -> None:
     response = await client.get("/readyz")
     assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+def metric(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.removeprefix(name + " "))
+
+
+@pytest.mark.in_process
+async def test_concurrent_batches_share_store_statements(
+    alice: Producer, bob: Producer, client: Any
+) -> None:
+    """In-process, nothing else posts meanwhile: the counters move by these batches only."""
+    before = (await client.get("/metrics")).text
+    producers = [alice, bob] * 6
+    responses = await asyncio.gather(*(p.post([event(unique("s"))]) for p in producers))
+    assert [(r.status_code, r.json()["accepted"]) for r in responses] == [(201, 1)] * 12
+    after = (await client.get("/metrics")).text
+    batches = metric(after, "recording_store_batches_total") - metric(
+        before, "recording_store_batches_total"
+    )
+    statements = metric(after, "recording_store_statements_total") - metric(
+        before, "recording_store_statements_total"
+    )
+    assert batches == 12
+    assert 1 <= statements < batches
 
 
 async def test_metrics_count_ingest_outcomes_and_latency(alice: Producer, client: Any) -> None:

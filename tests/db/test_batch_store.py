@@ -198,8 +198,7 @@ async def test_the_statement_keeps_a_generic_plan(db: Any, user: User) -> None:
     for _ in range(8):
         await store(db, user.key, [ev(unique("s"))])
     plans = await db.fetchrow(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-        "WHERE statement = $1",
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
         batches.STORE_BATCHES_SQL,
     )
     assert plans is not None
