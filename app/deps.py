@@ -14,6 +14,7 @@ from app.pool import connection
 # Dependencies are all `async def`: a plain `def` would be sent to the thread pool.
 
 API_KEY_HEADER = "X-Clone-API-Key"
+API_KEY_HEADER_RAW = API_KEY_HEADER.lower().encode()
 # openapi.py documents both on every operation under the API prefix (each reads the key).
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {
@@ -50,16 +51,33 @@ async def get_conn(resources: ResourcesDep) -> AsyncIterator[Any]:
 ConnDep = Annotated[Any, Depends(get_conn)]
 
 
-def get_credential(request: Request) -> auth.Credential:
+def headers_of(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by (lowercase) name, the first of each, in one pass.
+
+    Starlette's `Headers.get` scans the list for each name and raises KeyError inside for
+    an absent one; ingest reads four headers, most of them absent, on every request.
+    """
+    found: dict[bytes, bytes] = {}
+    for name, value in request.scope["headers"]:
+        found.setdefault(name, value)
+    return found
+
+
+def header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+def get_credential(request: Request, headers: dict[bytes, bytes] | None = None) -> auth.Credential:
     """The presented key, not yet checked; a missing one is refused before anything else.
 
     Read from the headers here rather than by FastAPI's security classes, which cost a
     dependency each on every request. Plain, so the ingest route calls it directly.
     """
-    headers = request.headers
-    key = headers.get(API_KEY_HEADER)
+    headers = headers_of(request) if headers is None else headers
+    key = header(headers, API_KEY_HEADER_RAW)
     if not key:
-        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        scheme, _, credentials = (header(headers, b"authorization") or "").partition(" ")
         if scheme.lower() == "bearer":
             key = credentials.strip()
     return auth.credential(key)

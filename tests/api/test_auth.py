@@ -47,6 +47,23 @@ async def test_bearer_works_like_the_header(alice: Producer) -> None:
     assert response.status_code == 201
 
 
+ROUTES_OK = [("POST", "/api/recording/events/", 201), ("GET", "/api/recording/sessions/", 200)]
+
+
+@pytest.mark.parametrize(("method", "path", "ok"), ROUTES_OK, ids=["ingest", "sessions"])
+async def test_of_two_key_headers_the_first_counts(
+    alice: Producer, method: str, path: str, ok: int
+) -> None:
+    """The key is read in one pass over the raw headers (deps.headers_of); like Starlette's
+    Headers, it takes the first of a repeated header."""
+    wrong = "rec_not-a-real-key"
+    body = [event(unique("s"))] if method == "POST" else None
+    for keys, status in (((alice.key, wrong), ok), ((wrong, alice.key), 401)):
+        headers = [("X-Clone-API-Key", key) for key in keys]
+        response = await alice.client.request(method, path, json=body, headers=headers)
+        assert response.status_code == status
+
+
 @pytest.mark.skipif(bool(LIVE_URL), reason="issues and revokes keys in the database")
 async def test_revoking_one_key_leaves_the_others_working(alice: Producer, db: Any) -> None:
     assert alice.user_id is not None
