@@ -17,7 +17,7 @@ from app import auth
 from app.group_commit import SOLO_BYTES, GroupCommitter
 from app.pool import connection
 from app.repository import api_keys as keys_repo
-from app.repository.batches import Batch
+from app.repository.batches import Batch, Stored
 from app.validation import Event
 from tests.conftest import make_user
 from tests.factories import unique
@@ -67,13 +67,19 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def occupy(store: GroupCommitter, caller: auth.Credential) -> asyncio.Task[Stored]:
+    """A first 1-event batch, sent at once: it holds the only slot, waiting at the gate."""
+    first = asyncio.create_task(store.store(Batch(caller, [ev(unique("s"))])))
+    await settle()
+    return first
+
+
 async def test_batches_that_arrive_meanwhile_share_the_next_statement(
     app: FastAPI, gate: Gate, db: Any
 ) -> None:
     (alice_id, alice), (bob_id, bob) = await credential(app), await credential(app)
     store = committer(gate)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     sessions = [unique("s") for _ in range(3)]
     queued = [
         asyncio.create_task(store.store(Batch(alice, [ev(sessions[0]), ev(sessions[0])]))),
@@ -111,8 +117,7 @@ async def test_each_batch_of_a_group_gets_its_own_outcome(
     gate.open.set()
     await store.store(Batch(bob, [ev(theirs)]))
     gate.open.clear()
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     mine, lost = unique("s"), unique("s")
     queued = [
         asyncio.create_task(store.store(Batch(alice, [ev(mine), ev(theirs), ev(mine)]))),
@@ -134,8 +139,7 @@ async def test_batches_sharing_an_id_or_a_session_go_in_separate_statements(
 ) -> None:
     _, alice = await credential(app)
     store = committer(gate)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     x, y, z = unique("s"), unique("s"), unique("s")
     shared = unique("e")
     batches = [
@@ -164,8 +168,7 @@ async def test_batches_sharing_an_id_or_a_session_go_in_separate_statements(
 async def test_a_group_stays_within_the_event_budget(app: FastAPI, gate: Gate) -> None:
     _, alice = await credential(app)
     store = committer(gate, max_group_events=2)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     queued = [asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))]))) for _ in range(3)]
     await settle()
     gate.open.set()
@@ -179,8 +182,7 @@ async def test_a_request_cancelled_before_its_statement_stores_nothing(
 ) -> None:
     _, alice = await credential(app)
     store = committer(gate)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     dropped = ev(unique("s"))
     cancelled = asyncio.create_task(store.store(Batch(alice, [dropped])))
     await settle()
@@ -196,8 +198,7 @@ async def test_a_batch_the_database_rejects_fails_alone(app: FastAPI, gate: Gate
     """Validation never lets such an id through; here it stands for any statement error."""
     _, alice = await credential(app)
     store = committer(gate)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     good = ev(unique("s"))
     queued = [
         asyncio.create_task(store.store(Batch(alice, [good]))),
@@ -216,8 +217,7 @@ async def test_a_batch_the_database_rejects_fails_alone(app: FastAPI, gate: Gate
 async def test_a_large_batch_does_not_wait_for_a_free_slot(app: FastAPI, gate: Gate) -> None:
     _, alice = await credential(app)
     store = committer(gate)
-    first = asyncio.create_task(store.store(Batch(alice, [ev(unique("s"))])))
-    await settle()
+    first = await occupy(store, alice)
     text = b'{"text":"' + b"x" * (SOLO_BYTES // 2) + b'"}'
     session = unique("s")
     batch = Batch(alice, [ev(session, payload=text), ev(session, payload=text)])
