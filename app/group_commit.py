@@ -1,10 +1,11 @@
 """Group commit: concurrent requests' batches share one store statement.
 
 Each statement has a fixed cost in PostgreSQL (its commit and WAL flush, the executor's
-start) that was most of a 1-event batch's cost there (0.57 ms against 0.11 ms per event
-in groups of 8). A worker keeps at most `concurrency` statements in flight; batches that
-arrive meanwhile wait in order, and the next free slot stores them together. A lone
-request never waits: with a free slot its batch goes at once.
+start) that is most of a 1-event batch's cost there: 0.71 ms of backend CPU for a lone
+1-event batch, 0.22 ms per batch when eight share a statement. A worker keeps at most
+`concurrency` statements in flight; batches that arrive meanwhile wait in order, and the
+next free slot stores them together. A lone request never waits: with a free slot its
+batch goes at once.
 
 A group holds batches with distinct event ids and distinct sessions, so storing them
 together has the outcome of storing them one after the other; a batch that overlaps the
