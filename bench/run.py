@@ -346,6 +346,14 @@ def seed_page_session(base: str, key: str) -> tuple[str, int]:
     return session, accepted
 
 
+def sched_autogroup() -> bool | None:
+    """Whether the kernel shares CPU between sessions; it moves the p99s (docs/performance.md)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
 def worker_pids(service: subprocess.Popen[bytes]) -> list[int]:
     """The processes that serve requests: uvicorn's spawned workers, or serve itself."""
     children = psutil.Process(service.pid).children(recursive=True)
@@ -619,6 +627,7 @@ def measure(args: argparse.Namespace, url: str) -> int:
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
                 "postgres": asyncio.run(fetchval(url, "SHOW server_version")),
+                "sched_autogroup": sched_autogroup(),
             },
             "settings": {
                 "workers": args.workers,
