@@ -10,16 +10,16 @@ STAMP := $(VENV)/.installed-stamp
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	@command -v pgbouncer >/dev/null || [ "$$(id -u)" != 0 ] || $(MAKE) --no-print-directory install-pgbouncer
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is required (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e './client[cli]' -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Build .venv/ with the service and its test tools
+install: $(STAMP) ## Build .venv/ with the service, the producer SDK and CLI, and the test tools
 
 install-pgbouncer: ## Install PgBouncer from Debian's packages (for the tests through it)
 	apt-get update -q && apt-get install -y -q pgbouncer

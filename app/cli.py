@@ -1,4 +1,8 @@
-"""The `clone-recording` console script: serve, migrate, users and keys."""
+"""The service's commands of `clone-recording`: serve, migrate, users and keys.
+
+The console script itself belongs to the producer package (recording_client.cli); these
+commands join it through the `clone_recording.commands` entry point (`register`).
+"""
 
 from __future__ import annotations
 
@@ -183,6 +187,14 @@ def keys_revoke(key_or_prefix: str) -> None:
     if not _run_with_connection(work):
         _fail(f"no active key matches {prefix!r}")
     typer.echo(f"revoked {prefix}…")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the service's commands to the `clone-recording` command line."""
+    for command in cli.registered_commands:
+        root.registered_commands.append(command)
+    for group in cli.registered_groups:
+        root.registered_groups.append(group)
 
 
 def main() -> None:

@@ -1,0 +1,337 @@
+"""The `clone-recording` command line: the producer's commands, and the server's as a plugin.
+
+`send` and `spool` need only this package (with its `cli` extra). When the service is
+installed too, its commands (serve, migrate, users, keys) join from the entry-point group
+`clone_recording.commands`; they are loaded only when asked for, so a producer's command
+never pays for importing the server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+import typer
+
+from recording_client.delivery import InvalidEvent, Rejection
+from recording_client.reading import Line, read_events
+from recording_client.recorder import Recorder
+from recording_client.spool import spools_in
+
+PLUGIN_GROUP = "clone_recording.commands"
+PRODUCER_COMMANDS = {"send", "spool"}
+CHUNK = 1000  # events read, then recorded in one spool transaction
+BACKLOG = 50_000  # events waiting before reading pauses (bounded memory and spool)
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+cli = typer.Typer(
+    help="Recording: the ingest service for coding-session events, and its producers' tools.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+spool_cli = typer.Typer(help="What waits in the spool, and sending it now.", no_args_is_help=True)
+cli.add_typer(spool_cli, name="spool")
+
+
+def default_spool_dir() -> Path:
+    if os.environ.get("CLONE_RECORDING_SPOOL"):
+        return Path(os.environ["CLONE_RECORDING_SPOOL"])
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "clone-recording" / "spool"
+
+
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="CLONE_RECORDING_URL", help="The service's base URL.")
+]
+KeyOption = Annotated[
+    str,
+    typer.Option("--key", envvar="CLONE_API_KEY", help="An API key of the user to record as."),
+]
+SpoolOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--spool",
+        envvar="CLONE_RECORDING_SPOOL",
+        help="Spool folder [default: $XDG_STATE_HOME/clone-recording/spool].",
+        show_default=False,
+    ),
+]
+RetriesOption = Annotated[
+    int, typer.Option(min=0, help="Retries of a batch before giving up (exit code 1).")
+]
+
+
+@dataclass
+class Report:
+    """What one run saw: the service's verdicts and the input's own faults, by line."""
+
+    invalid: list[tuple[str, list[str]]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def on_invalid(self, item: InvalidEvent) -> None:
+        self.invalid.append((item.origin or f"id {item.event.get('id')!r}", item.errors))
+
+    def on_error(self, rejection: Rejection) -> None:
+        self.rejected.append(rejection)
+
+
+def _recorder(url: str, key: str, spool: Path | None, retries: int, report: Report) -> Recorder:
+    return Recorder(
+        url,
+        key,
+        spool_dir=spool,
+        max_retries=retries,
+        backoff_cap=10.0,
+        flush_interval=0.2,
+        on_invalid=report.on_invalid,
+        on_error=report.on_error,
+    )
+
+
+def _chunks(lines: Iterator[Line], size: int) -> Iterator[list[Line]]:
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _open_input(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        typer.echo(f"cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+
+
+@cli.command()
+def send(
+    file: Annotated[
+        str, typer.Argument(help="NDJSON (one event a line) or a JSON array; - for stdin.")
+    ] = "-",
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = ...,  # type: ignore[assignment]
+    spool: SpoolOption = None,
+    no_spool: Annotated[
+        bool, typer.Option("--no-spool", help="Keep events in memory only.")
+    ] = False,
+    retries: RetriesOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Send events from FILE in batches; exit 0 if all were stored, 2 if some were invalid,
+    1 if the service could not be reached (what was not sent stays in the spool)."""
+    spool_dir = None if no_spool else (spool or default_spool_dir())
+    report = Report()
+    recorder = _recorder(url, key, spool_dir, retries, report)
+    waiting_before = recorder.stats.pending
+    local: list[tuple[str, list[str]]] = []
+    started = time.monotonic()
+    delivered = True
+    stream = _open_input(file)
+    with _progress(quiet) as progress:
+        try:
+            for chunk in _chunks(read_events(stream), CHUNK):
+                good = [line for line in chunk if line.event is not None]
+                local += [
+                    (f"line {line.number}", [line.error or ""])
+                    for line in chunk
+                    if line.event is None
+                ]
+                recorder.record_many(
+                    [line.event for line in good if line.event is not None],
+                    origins=[f"line {line.number}" for line in good],
+                )
+                progress(recorder, chunk[-1].number)
+                if not recorder.flush(backlog=BACKLOG):
+                    delivered = False
+                    break
+            delivered = delivered and _flush(recorder, progress)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+            recorder.close(timeout=0)
+    _summarize(recorder, report, local, delivered, waiting_before, started, spool_dir, as_json)
+
+
+def _flush(recorder: Recorder, progress: Any) -> bool:
+    """Flush until done, showing progress; False once a batch ran out of retries."""
+    give_ups = recorder.give_ups
+    while True:
+        if recorder.flush(timeout=0.2):
+            return True
+        if recorder.give_ups != give_ups or recorder.halted:
+            return False
+        progress(recorder, None)
+
+
+class _NoProgress:
+    def __enter__(self) -> Any:
+        return lambda recorder, line: None
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return _NoProgress()
+    return _RichProgress()
+
+
+class _RichProgress:
+    """A live line on stderr: lines read, events answered for."""
+
+    def __enter__(self) -> Any:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("starting")
+        self._line = 0
+
+        def update(recorder: Recorder, line: int | None) -> None:
+            self._line = line or self._line
+            stats = recorder.stats
+            self._progress.update(
+                self._task,
+                description=f"read {self._line:,} lines · sent {stats.sent:,} · "
+                f"waiting {stats.pending:,}",
+            )
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+
+def _summarize(
+    recorder: Recorder,
+    report: Report,
+    local: list[tuple[str, list[str]]],
+    delivered: bool,
+    waiting_before: int,
+    started: float,
+    spool_dir: Path | None,
+    as_json: bool,
+) -> None:
+    stats = recorder.stats
+    invalid = sorted(local + report.invalid, key=lambda item: _line_number(item[0]))
+    rejected = sum(r.events for r in report.rejected if not r.halted)
+    waiting = stats.pending if spool_dir is not None else 0
+    if as_json:
+        import json
+
+        typer.echo(
+            json.dumps(
+                {
+                    "accepted": stats.accepted,
+                    "duplicates": stats.duplicates,
+                    "invalid": [{"where": where, "errors": errors} for where, errors in invalid],
+                    "rejected": rejected,
+                    "dropped": stats.dropped,
+                    "waiting": waiting,
+                    "delivered": delivered,
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
+        )
+    else:
+        for where, errors in invalid:
+            typer.echo(f"{where}: {'; '.join(errors)}")
+        for rejection in report.rejected:
+            typer.echo(
+                f"refused: {rejection.events} events, HTTP {rejection.status}: {rejection.detail}",
+                err=True,
+            )
+        typer.echo(
+            f"accepted {stats.accepted:,} · duplicates {stats.duplicates:,} · "
+            f"invalid {len(invalid):,}"
+            + (f" · refused {rejected:,}" if rejected else "")
+            + f" in {time.monotonic() - started:.1f} s"
+        )
+        if waiting_before:
+            typer.echo(f"(including {waiting_before:,} events that were waiting in the spool)")
+    if not delivered:
+        where = f"; {waiting:,} events wait in {spool_dir}" if spool_dir else ""
+        typer.echo(f"not delivered: {recorder.last_error}{where}", err=True)
+        raise typer.Exit(1)
+    if invalid or rejected:
+        raise typer.Exit(2)
+
+
+def _line_number(where: str) -> int:
+    _, _, number = where.partition("line ")
+    return int(number) if number.isdigit() else 0
+
+
+@spool_cli.command("status")
+def spool_status(
+    spool: SpoolOption = None,
+) -> None:
+    """What waits in each spool of the folder: service, key, events, bytes, oldest."""
+    folder = spool or default_spool_dir()
+    found = spools_in(folder)
+    if not found:
+        typer.echo(f"nothing waits in {folder}")
+        return
+    for status in found:
+        age = f", oldest {time.time() - status.oldest:,.0f} s ago" if status.oldest else ""
+        typer.echo(
+            f"{status.base_url}  key {status.key_prefix}…  {status.events:,} events, "
+            f"{status.bytes:,} bytes{age}  ({status.path.name})"
+        )
+
+
+@spool_cli.command("flush")
+def spool_flush(
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = ...,  # type: ignore[assignment]
+    spool: SpoolOption = None,
+    retries: RetriesOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Send what waits in the spool for this service and key; exit codes as for `send`."""
+    folder = spool or default_spool_dir()
+    report = Report()
+    recorder = _recorder(url, key, folder, retries, report)
+    started = time.monotonic()
+    if recorder.stats.pending == 0 and not as_json:
+        recorder.close(timeout=0)
+        typer.echo(f"nothing waits for {url} with that key in {folder}")
+        return
+    try:
+        delivered = _flush(recorder, lambda recorder, line: None)
+    finally:
+        recorder.close(timeout=0)
+    _summarize(recorder, report, [], delivered, 0, started, folder, as_json)
+
+
+def _load_plugins() -> None:
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        plugin.load()(cli)
+
+
+def main() -> None:
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    if command not in PRODUCER_COMMANDS:
+        _load_plugins()
+    cli()
