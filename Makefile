@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-pgbouncer run test check bench profile clean
+.PHONY: help install install-pgbouncer run test check bench bench-sdk profile clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib); writes bench/resul
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --output bench/results/latest.json
 	$(BIN)/python bench/plot.py bench/results/latest.json docs/performance.png
+
+bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; writes bench/results/sdk.json
+	$(BIN)/python bench/sdk.py --output bench/results/sdk.json
 
 profile: $(STAMP) ## CPU per request by process, and a py-spy profile: make profile BATCH=1 WORKERS=1
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }

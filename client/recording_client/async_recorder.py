@@ -96,12 +96,21 @@ class AsyncRecorder:
 
     def record(self, event: Mapping[str, Any], *, origin: str | None = None) -> bool:
         """Queue one event; False if it was dropped (closed, or the queue is full)."""
-        return self.record_many((event,), origins=(origin,)) == 1
+        if self._closed:
+            self._core.drop(1, "the recorder is closed")
+            return False
+        self._start()
+        queued, full = self._core.put_one(event, origin)
+        if full:
+            self._wake.set()
+        return queued == 1
 
     def record_many(
         self, events: Iterable[Mapping[str, Any]], *, origins: Iterable[str | None] | None = None
     ) -> int:
-        events = list(events)
+        """Queue events (one spool transaction for all); returns how many were queued."""
+        if not isinstance(events, list | tuple):
+            events = list(events)
         if self._closed:
             self._core.drop(len(events), "the recorder is closed")
             return 0

@@ -57,11 +57,10 @@ class MemoryBuffer:
         self._seq = itertools.count()
 
     def put(self, items: Sequence[tuple[bytes, str | None]]) -> int:
+        seq = self._seq
         with self._lock:
             room = max(0, self._max_events - len(self._queue))
-            self._queue.extend(
-                Entry(next(self._seq), data, origin) for data, origin in items[:room]
-            )
+            self._queue.extend([Entry(next(seq), data, origin) for data, origin in items[:room]])
         return max(0, len(items) - room)
 
     def take(self, max_events: int, max_bytes: int) -> list[Entry]:

@@ -17,7 +17,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
-import typer
+try:
+    import typer
+except ImportError:  # the SDK alone was installed
+    raise SystemExit(
+        "clone-recording needs the command line's extra: pip install 'recording-client[cli]'"
+    ) from None
 
 from recording_client.delivery import InvalidEvent, Rejection
 from recording_client.reading import Line, read_events
@@ -287,9 +292,10 @@ def _line_number(where: str) -> int:
 def spool_status(
     spool: SpoolOption = None,
 ) -> None:
-    """What waits in each spool of the folder: service, key, events, bytes, oldest."""
+    """What waits in each spool of the folder: service, key, events, bytes, oldest (empty
+    spools are not listed)."""
     folder = spool or default_spool_dir()
-    found = spools_in(folder)
+    found = [status for status in spools_in(folder) if status.events]
     if not found:
         typer.echo(f"nothing waits in {folder}")
         return

@@ -71,11 +71,11 @@ def encode(event: Mapping[str, Any]) -> bytes:
     Raises TypeError or ValueError for what JSON cannot carry (a programming error in the
     caller, unlike network trouble, which never raises).
     """
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):  # the common case first
         raise TypeError(f"an event is a mapping, not {type(event).__name__}")
     if "id" not in event or "occurred_at" not in event:
         event = {"id": new_id(), "occurred_at": instant(), **event}
-    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    text = _ENCODER.encode(event)
     try:
         return text.encode()
     except UnicodeEncodeError as exc:
@@ -86,6 +86,10 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# One encoder for all: json.dumps with options builds a new one per call (~40% of its cost).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 class Core:
@@ -130,10 +134,21 @@ class Core:
         self, events: Sequence[Mapping[str, Any]], origins: Iterable[str | None] | None
     ) -> tuple[int, bool]:
         """Queue events; (how many were queued, whether a full batch is now waiting)."""
-        tags = list(origins) if origins is not None else [None] * len(events)
-        if len(tags) != len(events):
-            raise ValueError(f"{len(events)} events but {len(tags)} origins")
-        items = [(encode(event), origin) for event, origin in zip(events, tags, strict=True)]
+        items: list[tuple[bytes, str | None]]
+        if origins is None:
+            items = [(encode(event), None) for event in events]
+        else:
+            tags = list(origins)
+            if len(tags) != len(events):
+                raise ValueError(f"{len(events)} events but {len(tags)} origins")
+            items = [(encode(event), origin) for event, origin in zip(events, tags, strict=True)]
+        return self._queue(items)
+
+    def put_one(self, event: Mapping[str, Any], origin: str | None) -> tuple[int, bool]:
+        """put() for one event, without its lists: record() is the hot path."""
+        return self._queue(((encode(event), origin),))
+
+    def _queue(self, items: Sequence[tuple[bytes, str | None]]) -> tuple[int, bool]:
         dropped = self.buffer.put(items)
         with self._lock:
             self._stats.recorded += len(items)

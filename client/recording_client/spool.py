@@ -85,6 +85,7 @@ class Spool:
         self.path = spool_path(folder, base_url, api_key)
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._left_at_close: int | None = None
         self._conn = _connect(self.path, sync)
         self.path.chmod(0o600)  # events may hold prompts and code
         with self._transaction() as conn:
@@ -162,11 +163,18 @@ class Spool:
 
     def pending(self) -> int:
         with self._lock:
+            if self._left_at_close is not None:
+                return self._left_at_close
             return int(self._conn.execute("SELECT count(*) FROM event").fetchone()[0])
 
     def close(self) -> None:
+        """Close the file; pending() goes on answering what was left in it (for stats)."""
         with self._lock:
-            self._conn.close()
+            if self._left_at_close is None:
+                self._left_at_close = int(
+                    self._conn.execute("SELECT count(*) FROM event").fetchone()[0]
+                )
+                self._conn.close()
 
 
 def spools_in(directory: str | Path) -> list[SpoolStatus]:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recording_client import InvalidEvent, Recorder, Rejection, event_id, events
 
+from recording_client import InvalidEvent, Recorder, Rejection, event_id, events
 from tests.client.conftest import Served, serve
 from tests.factories import unique
 from tests.live import free_port
