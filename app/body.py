@@ -100,6 +100,19 @@ def batch_items(raw: bytearray, *, max_items: int) -> Iterable[Any]:
     return _item_by_item(raw, max_items)
 
 
+def parse_object(raw: bytes | bytearray) -> dict[str, Any]:
+    """Parse a body that must be one JSON object (a hook input)."""
+    if not raw or raw.isspace():
+        raise BadRequest("request body is empty; send a JSON object")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise BadRequest(f"request body must be a JSON object, not {_json_kind(value)}")
+    return value
+
+
 def parse_batch(raw: bytes | bytearray, *, max_items: int) -> list[Any]:
     """Parse a JSON array of 1..max_items items; the whole body is rejected otherwise."""
     if not raw or raw.isspace():
@@ -183,7 +196,8 @@ def _find_big_integer(value: Any) -> int | None:
 
 
 def _json_kind(value: Any) -> str:
-    kinds = {dict: "an object", str: "a string", bool: "a boolean", type(None): "null"}
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    kinds[type(None)] = "null"
     return kinds.get(type(value), "a number")
 
 

@@ -55,6 +55,12 @@ async def ingest_batch(
     nothing to store still goes to the statement: the key decides 401 there.
     """
     events, invalid = validator.classify(items)
+    return await _store(committer, caller, events, invalid)
+
+
+async def _store(
+    committer: GroupCommitter, caller: Credential, events: list[Event], invalid: list[Invalid]
+) -> IngestResult:
     firsts = first_occurrences(events)
     stored = await committer.store(Batch(caller, firsts))
     if not stored.authorized:
@@ -66,3 +72,14 @@ async def ingest_batch(
         duplicates=len(events) - stored.count - len(stored.foreign),
         invalid=sorted(invalid, key=lambda i: i.index),
     )
+
+
+async def ingest_all(
+    committer: GroupCommitter, caller: Credential, items: list[Any], validator: EventValidator
+) -> IngestResult:
+    """All or nothing, for adapters that turn one input into a few events (a hook input):
+    when any of them is invalid, none is stored and the result lists why."""
+    events, invalid = validator.classify(list(items))
+    if invalid:
+        return IngestResult(invalid=invalid)
+    return await _store(committer, caller, events, invalid)

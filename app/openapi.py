@@ -12,6 +12,8 @@ from app.deps import SECURITY_SCHEMES
 from app.validation import load_schema
 
 EVENT_SCHEMA_NAME = "CloneEvent"
+# Paths outside the API prefix that take the key too: OTLP's standard path.
+UNPREFIXED_KEYED_PATHS = ("/v1/logs",)
 
 EXAMPLE_BATCH = [
     {
@@ -49,6 +51,64 @@ INGEST_REQUEST_BODY: dict[str, Any] = {
                 "items": {"$ref": f"#/components/schemas/{EVENT_SCHEMA_NAME}"},
             },
             "example": EXAMPLE_BATCH,
+        }
+    },
+}
+
+# The documented shape of Claude Code's hook inputs (the hooks reference's examples).
+CLAUDE_CODE_HOOK_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "One hook input exactly as Claude Code sends it (`session_id`, `hook_event_name`, "
+        "`cwd`, `transcript_path`, `prompt_id`, … and the event's own fields). "
+        "SessionStart → `session.started`; SessionEnd → `session.stopped`; UserPromptSubmit → "
+        "`agent.prompt`; PreToolUse → `agent.tool_call`; PostToolUse / PostToolUseFailure → "
+        "`agent.tool_result`, plus `command.executed` for Bash and `file.changed` for "
+        "Write/Edit/MultiEdit/NotebookEdit; Stop / SubagentStop → `agent.response` (from "
+        "`last_assistant_message`); any other hook → `note` with the input in `attributes`. "
+        "Ids come from natural keys (session, tool_use_id, prompt_id…), so posting the same "
+        "input twice stores it once. A body that is not a hook input is a 400; nothing is "
+        "stored when any of its events would be invalid."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["session_id", "hook_event_name"],
+                "properties": {
+                    "session_id": {"type": "string"},
+                    "hook_event_name": {"type": "string"},
+                    "cwd": {"type": "string"},
+                    "transcript_path": {"type": "string"},
+                    "prompt_id": {"type": "string"},
+                },
+                "additionalProperties": True,
+            },
+            "examples": {
+                "PostToolUse": {
+                    "value": {
+                        "session_id": "abc123",
+                        "transcript_path": "/home/dev/.claude/projects/app/abc123.jsonl",
+                        "cwd": "/home/dev/app",
+                        "permission_mode": "default",
+                        "hook_event_name": "PostToolUse",
+                        "tool_name": "Write",
+                        "tool_input": {"file_path": "/home/dev/app/notes.txt", "content": "hi"},
+                        "tool_response": {"filePath": "/home/dev/app/notes.txt", "success": True},
+                        "tool_use_id": "toolu_01ABC123",
+                    }
+                },
+                "UserPromptSubmit": {
+                    "value": {
+                        "session_id": "abc123",
+                        "transcript_path": "/home/dev/.claude/projects/app/abc123.jsonl",
+                        "cwd": "/home/dev/app",
+                        "hook_event_name": "UserPromptSubmit",
+                        "prompt_id": "5f0e4a4c-7f52-4d38-9f0a-2d2b7c1f9e10",
+                        "prompt": "Write a function to calculate the factorial of a number",
+                    }
+                },
+            },
         }
     },
 }
@@ -96,7 +156,7 @@ def _document_security(document: dict[str, Any]) -> None:
     document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     requirement: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
     for path, operations in document["paths"].items():
-        if path.startswith(API_PREFIX):
+        if path.startswith(API_PREFIX) or path in UNPREFIXED_KEYED_PATHS:
             for operation in operations.values():
                 operation["security"] = requirement
 

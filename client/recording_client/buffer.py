@@ -6,9 +6,18 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from recording_client.delivery import Entry
+
+class Entry(NamedTuple):
+    """An event waiting to be sent: its JSON, its place in the buffer, where it came from.
+
+    A NamedTuple, not a frozen dataclass: one is made per record(), and this is 3x cheaper.
+    """
+
+    seq: int
+    data: bytes
+    origin: str | None = None
 
 
 class Buffer(Protocol):

@@ -24,13 +24,14 @@ except ImportError:  # the SDK alone was installed
         "clone-recording needs the command line's extra: pip install 'recording-client[cli]'"
     ) from None
 
+from recording_client import hook
 from recording_client.delivery import InvalidEvent, Rejection
 from recording_client.reading import Line, read_events
 from recording_client.recorder import Recorder
 from recording_client.spool import spools_in
 
 PLUGIN_GROUP = "clone_recording.commands"
-PRODUCER_COMMANDS = {"send", "spool"}
+PRODUCER_COMMANDS = {"send", "spool", "hook", "import"}
 CHUNK = 1000  # events read, then recorded in one spool transaction
 BACKLOG = 50_000  # events waiting before reading pauses (bounded memory and spool)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -42,13 +43,16 @@ cli = typer.Typer(
 )
 spool_cli = typer.Typer(help="What waits in the spool, and sending it now.", no_args_is_help=True)
 cli.add_typer(spool_cli, name="spool")
+hook_cli = typer.Typer(help="Record an agent through its own hooks.", no_args_is_help=True)
+cli.add_typer(hook_cli, name="hook")
+import_cli = typer.Typer(
+    help="Record past sessions from an agent's own files.", no_args_is_help=True
+)
+cli.add_typer(import_cli, name="import")
 
 
 def default_spool_dir() -> Path:
-    if os.environ.get("CLONE_RECORDING_SPOOL"):
-        return Path(os.environ["CLONE_RECORDING_SPOOL"])
-    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state) / "clone-recording" / "spool"
+    return Path(hook.default_spool_dir())
 
 
 UrlOption = Annotated[
@@ -137,6 +141,25 @@ def send(
 ) -> None:
     """Send events from FILE in batches; exit 0 if all were stored, 2 if some were invalid,
     1 if the service could not be reached (what was not sent stays in the spool)."""
+    stream = _open_input(file)
+    try:
+        _transmit(read_events(stream), url, key, spool, no_spool, retries, as_json, quiet)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _transmit(
+    lines: Iterator[Line],
+    url: str,
+    key: str,
+    spool: Path | None,
+    no_spool: bool,
+    retries: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Record `lines` in chunks with back-pressure, flush, then summarize (and exit)."""
     spool_dir = None if no_spool else (spool or default_spool_dir())
     report = Report()
     recorder = _recorder(url, key, spool_dir, retries, report)
@@ -144,19 +167,14 @@ def send(
     local: list[tuple[str, list[str]]] = []
     started = time.monotonic()
     delivered = True
-    stream = _open_input(file)
     with _progress(quiet) as progress:
         try:
-            for chunk in _chunks(read_events(stream), CHUNK):
+            for chunk in _chunks(lines, CHUNK):
                 good = [line for line in chunk if line.event is not None]
-                local += [
-                    (f"line {line.number}", [line.error or ""])
-                    for line in chunk
-                    if line.event is None
-                ]
+                local += [(line.where, [line.error or ""]) for line in chunk if line.event is None]
                 recorder.record_many(
                     [line.event for line in good if line.event is not None],
-                    origins=[f"line {line.number}" for line in good],
+                    origins=[line.where for line in good],
                 )
                 progress(recorder, chunk[-1].number)
                 if not recorder.flush(backlog=BACKLOG):
@@ -164,8 +182,6 @@ def send(
                     break
             delivered = delivered and _flush(recorder, progress)
         finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
             recorder.close(timeout=0)
     _summarize(recorder, report, local, delivered, waiting_before, started, spool_dir, as_json)
 
@@ -239,7 +255,7 @@ def _summarize(
     as_json: bool,
 ) -> None:
     stats = recorder.stats
-    invalid = sorted(local + report.invalid, key=lambda item: _line_number(item[0]))
+    invalid = sorted(local + report.invalid, key=lambda item: _place(item[0]))
     rejected = sum(r.events for r in report.rejected if not r.halted)
     waiting = stats.pending if spool_dir is not None else 0
     if as_json:
@@ -283,9 +299,10 @@ def _summarize(
         raise typer.Exit(2)
 
 
-def _line_number(where: str) -> int:
-    _, _, number = where.partition("line ")
-    return int(number) if number.isdigit() else 0
+def _place(where: str) -> tuple[str, int]:
+    """'[FILE ]line N' as (FILE, N), to list invalid events in input order."""
+    label, _, number = where.rpartition("line ")
+    return label, int(number) if number.isdigit() else 0
 
 
 @spool_cli.command("status")
@@ -303,7 +320,7 @@ def spool_status(
         age = f", oldest {time.time() - status.oldest:,.0f} s ago" if status.oldest else ""
         typer.echo(
             f"{status.base_url}  key {status.key_prefix}…  {status.events:,} events, "
-            f"{status.bytes:,} bytes{age}  ({status.path.name})"
+            f"{status.bytes:,} bytes{age}  ({os.path.basename(status.path)})"
         )
 
 
@@ -329,6 +346,130 @@ def spool_flush(
     finally:
         recorder.close(timeout=0)
     _summarize(recorder, report, [], delivered, 0, started, folder, as_json)
+
+
+@hook_cli.command("claude-code")
+def hook_claude_code(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The service's base URL [default: $CLONE_RECORDING_URL, else http://127.0.0.1:8000].",
+            show_default=False,
+        ),
+    ] = None,
+    spool: SpoolOption = None,
+) -> None:
+    """Claude Code command hook: reads the hook input on stdin, spools its events and
+    returns at once (a detached process sends them). Always exits 0 and prints nothing.
+    The key comes from $CLONE_API_KEY; errors go to hook-errors.log in the spool folder."""
+    args = (["--url", url] if url else []) + (["--spool", str(spool)] if spool else [])
+    raise typer.Exit(hook.run(args))
+
+
+Scope = Annotated[
+    bool,
+    typer.Option(
+        "--user", help="~/.claude/settings.json instead of the project's .claude/settings.json."
+    ),
+]
+Agent = Annotated[str, typer.Argument(help="The agent: claude-code.")]
+
+
+def _settings_file(agent: str, user: bool) -> Path:
+    from recording_client import claude_settings
+
+    if agent != "claude-code":
+        typer.echo(f"unknown agent {agent!r}: only claude-code is supported", err=True)
+        raise typer.Exit(2)
+    return claude_settings.settings_path("user" if user else "project")
+
+
+@hook_cli.command("install")
+def hook_install(
+    agent: Agent,
+    user: Scope = False,
+    project: Annotated[
+        bool, typer.Option("--project", help="The project's .claude/settings.json (the default).")
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Bake this base URL into the hook command (else $CLONE_RECORDING_URL at run time)."
+        ),
+    ] = None,
+) -> None:
+    """Add the recording hook to Claude Code's settings.json, keeping every other hook.
+
+    The key is never written there: the hook reads $CLONE_API_KEY at run time."""
+    from recording_client import claude_settings
+
+    if user and project:
+        typer.echo("choose --project or --user, not both", err=True)
+        raise typer.Exit(2)
+    path = _settings_file(agent, user)
+    command = claude_settings.hook_command(url)
+    try:
+        added = claude_settings.install(path, command)
+    except claude_settings.SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    events_added = ", ".join(added) if added else "nothing new (already installed)"
+    typer.echo(f"{path}: {command!r} on {events_added}")
+
+
+@hook_cli.command("uninstall")
+def hook_uninstall(agent: Agent, user: Scope = False) -> None:
+    """Remove exactly the hooks `hook install` added; the user's own hooks stay."""
+    from recording_client import claude_settings
+
+    path = _settings_file(agent, user)
+    try:
+        removed = claude_settings.uninstall(path)
+    except claude_settings.SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{path}: removed from {', '.join(removed)}" if removed else f"{path}: not installed"
+    )
+
+
+@import_cli.command("claude-code")
+def import_claude_code(
+    transcripts: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Transcript files (~/.claude/projects/*/SESSION.jsonl).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = ...,  # type: ignore[assignment]
+    spool: SpoolOption = None,
+    no_spool: Annotated[
+        bool, typer.Option("--no-spool", help="Keep events in memory only.")
+    ] = False,
+    retries: RetriesOption = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Record whole past sessions from Claude Code transcripts, with their own timestamps;
+    importing again is all duplicates. Exit codes as for `send`."""
+    _transmit(_transcript_lines(transcripts), url, key, spool, no_spool, retries, as_json, quiet)
+
+
+def _transcript_lines(paths: list[Path]) -> Iterator[Line]:
+    """Each transcript line's events, numbered by line (and labelled by file when several)."""
+    from recording_client import claude_code
+
+    for path in paths:
+        transcript = claude_code.Transcript()
+        label = f"{path.name} " if len(paths) > 1 else ""
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                for entry in claude_code.read_transcript([raw]):
+                    for event in transcript.events(entry):
+                        yield Line(number, event, label=label)
 
 
 def _load_plugins() -> None:

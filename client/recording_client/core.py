@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from recording_client import __version__
-from recording_client.buffer import Buffer, MemoryBuffer
-from recording_client.delivery import Entry, InvalidEvent, Policy, Rejection
+from recording_client.buffer import Buffer, Entry, MemoryBuffer
+from recording_client.delivery import InvalidEvent, Policy, Rejection
 from recording_client.ids import instant, new_id
 from recording_client.spool import Spool, Sync
 from recording_client.stats import Stats

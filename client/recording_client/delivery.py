@@ -14,9 +14,12 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
+from recording_client.buffer import Entry
+
+if TYPE_CHECKING:  # the recorders import httpx; the spool and the hook command must not
+    import httpx
 
 # Worth asking again: the service or a proxy in front of it may answer later. Every other
 # 5xx is too (a proxy's 52x), except the two that say the request can never work.
@@ -29,17 +32,6 @@ HALT_STATUSES = frozenset({401, 403})
 MAX_RETRY_AFTER = 300.0
 BACKOFF_BASE = 0.5  # seconds: the first retry waits up to this
 BACKOFF_CAP = 30.0  # seconds: no retry waits longer (unless Retry-After asks)
-
-
-class Entry(NamedTuple):
-    """An event waiting to be sent: its JSON, its place in the buffer, where it came from.
-
-    A NamedTuple, not a frozen dataclass: one is made per record(), and this is 3x cheaper.
-    """
-
-    seq: int
-    data: bytes
-    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,12 @@ build the same event again after a crash, so that the service sees a duplicate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recording_client.ids import instant, new_id
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 Event = dict[str, Any]
 

@@ -17,6 +17,11 @@ class Line:
     number: int
     event: dict[str, Any] | None
     error: str | None = None
+    label: str = ""  # the file's name, when several are read
+
+    @property
+    def where(self) -> str:
+        return f"{self.label}line {self.number}"
 
 
 def read_events(stream: BinaryIO) -> Iterator[Line]:

@@ -8,21 +8,17 @@ waits for the writer.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Literal, NamedTuple
 
-from recording_client.buffer import take_within
-from recording_client.delivery import Entry
+from recording_client.buffer import Entry, take_within
 
-log = logging.getLogger("recording_client")
 SUFFIX = ".sqlite3"
 KEY_SHOWN = 12  # characters of the key kept in the spool, to tell spools apart
 
@@ -44,14 +40,20 @@ CREATE TABLE IF NOT EXISTS target (
 Sync = Literal["full", "normal"]
 
 
-def spool_path(directory: Path, base_url: str, api_key: str) -> Path:
+def spool_path(directory: str, base_url: str, api_key: str) -> str:
     digest = hashlib.sha256(f"{base_url.rstrip('/')}\n{api_key}".encode()).hexdigest()
-    return directory / f"{digest[:20]}{SUFFIX}"
+    return os.path.join(directory, f"{digest[:20]}{SUFFIX}")
 
 
-@dataclass(frozen=True, slots=True)
-class SpoolStatus:
-    path: Path
+def _warn(message: str, *args: object) -> None:
+    # logging is imported only when there is something to say: the hook command skips it.
+    import logging
+
+    logging.getLogger("recording_client").warning(message, *args)
+
+
+class SpoolStatus(NamedTuple):
+    path: str
     base_url: str
     key_prefix: str
     events: int
@@ -59,7 +61,7 @@ class SpoolStatus:
     oldest: float | None  # when the oldest waiting event was recorded (epoch seconds)
 
 
-def _connect(path: Path, sync: Sync = "full") -> sqlite3.Connection:
+def _connect(path: str, sync: Sync = "full") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: each commit is fsync'd, so a recorded event survives power loss, not only a
@@ -73,21 +75,21 @@ class Spool:
 
     def __init__(
         self,
-        directory: str | Path,
+        directory: str | os.PathLike[str],
         base_url: str,
         api_key: str,
         *,
         max_bytes: int = 512 * 1024 * 1024,
         sync: Sync = "full",
     ) -> None:
-        folder = Path(directory).expanduser()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = os.path.expanduser(os.fspath(directory))
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         self.path = spool_path(folder, base_url, api_key)
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._left_at_close: int | None = None
         self._conn = _connect(self.path, sync)
-        self.path.chmod(0o600)  # events may hold prompts and code
+        os.chmod(self.path, 0o600)  # events may hold prompts and code
         with self._transaction() as conn:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -98,17 +100,8 @@ class Spool:
             )
             self._bytes = self._total_bytes(conn)
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (IMMEDIATE) so writers queue, never deadlock."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn, self._lock)
 
     @staticmethod
     def _total_bytes(conn: sqlite3.Connection) -> int:
@@ -139,7 +132,7 @@ class Spool:
                 break
         conn.execute("DELETE FROM event WHERE seq <= ?", (last,))
         self._bytes -= freed
-        log.warning(
+        _warn(
             "spool %s is over %d bytes: dropped its %d oldest events",
             self.path,
             self._max_bytes,
@@ -177,11 +170,41 @@ class Spool:
                 self._conn.close()
 
 
-def spools_in(directory: str | Path) -> list[SpoolStatus]:
+class _Transaction:
+    """One write transaction, taken at once (IMMEDIATE) so writers queue, never deadlock.
+
+    A class rather than contextlib.contextmanager: the hook command cannot afford contextlib.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._conn, self._lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._conn
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._conn.execute("ROLLBACK" if kind is not None else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def spools_in(directory: str | os.PathLike[str]) -> list[SpoolStatus]:
     """What waits in each spool of a folder (a spool in use may change meanwhile)."""
-    folder = Path(directory).expanduser()
+    folder = os.path.expanduser(os.fspath(directory))
+    names = (
+        sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX)) if os.path.isdir(folder) else []
+    )
     found = []
-    for path in sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []:
+    for path in (os.path.join(folder, name) for name in names):
         conn = sqlite3.connect(path, timeout=30)
         try:
             target = conn.execute("SELECT base_url, key_prefix FROM target").fetchone()
@@ -189,7 +212,7 @@ def spools_in(directory: str | Path) -> list[SpoolStatus]:
                 "SELECT count(*), total(size), min(recorded_at) FROM event"
             ).fetchone()
         except sqlite3.DatabaseError as exc:
-            log.warning("%s is not a readable spool: %s", path, exc)
+            _warn("%s is not a readable spool: %s", path, exc)
             continue
         finally:
             conn.close()

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from recording_client.buffer import take_within
+from recording_client.buffer import Entry, take_within
 from recording_client.delivery import (
     Answer,
-    Entry,
     InvalidEvent,
     Policy,
     Post,
