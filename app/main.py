@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import OrjsonResponse, events, health, hooks, sessions
+from app.api import OrjsonResponse, events, health, hooks, otlp, sessions
 from app.errors import ServiceError
 from app.lifespan import build_lifespan
 from app.middleware import ObserveMiddleware, TrailingSlashMiddleware
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(events.router)
     app.include_router(hooks.router)
+    app.include_router(otlp.router)
     app.include_router(sessions.router)
     app.include_router(health.router)
     _install_error_handlers(app, settings)

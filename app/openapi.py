@@ -113,6 +113,75 @@ CLAUDE_CODE_HOOK_BODY: dict[str, Any] = {
     },
 }
 
+SESSION = "8c35adc1-3f4e-4b8a-9d2c-6e1f0a7b5c3d"
+OTLP_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "An OTLP ExportLogsServiceRequest, as `application/x-protobuf` or `application/json` "
+        "(OTLP/JSON: hex trace and span ids, 64-bit integers as numbers or strings), "
+        "optionally gzip-compressed; a chunked body without Content-Length is fine. Point an "
+        "exporter here with `OTEL_EXPORTER_OTLP_ENDPOINT=<base URL>` (it appends /v1/logs) "
+        "and `OTEL_EXPORTER_OTLP_HEADERS=X-Clone-API-Key=<key>` (or "
+        "`Authorization=Bearer <key>`). Claude Code's events (`claude_code.user_prompt`, "
+        "`assistant_response`, `tool_decision`, `tool_result`) become agent.prompt, "
+        "agent.response, agent.tool_call and agent.tool_result under their `session.id`; "
+        "`api_request`, `api_error` and other records become notes that keep every attribute."
+    ),
+    "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {
+            "schema": {"type": "object", "properties": {"resourceLogs": {"type": "array"}}},
+            "example": {
+                "resourceLogs": [
+                    {
+                        "resource": {
+                            "attributes": [
+                                {"key": "service.name", "value": {"stringValue": "claude-code"}}
+                            ]
+                        },
+                        "scopeLogs": [
+                            {
+                                "scope": {"name": "com.anthropic.claude_code.events"},
+                                "logRecords": [
+                                    {
+                                        "timeUnixNano": "1778068805000000000",
+                                        "body": {"stringValue": "claude_code.user_prompt"},
+                                        "attributes": [
+                                            {
+                                                "key": "event.name",
+                                                "value": {"stringValue": "user_prompt"},
+                                            },
+                                            {
+                                                "key": "event.timestamp",
+                                                "value": {
+                                                    "stringValue": "2026-05-05T12:00:05.000Z"
+                                                },
+                                            },
+                                            {"key": "event.sequence", "value": {"intValue": "1"}},
+                                            {
+                                                "key": "session.id",
+                                                "value": {"stringValue": SESSION},
+                                            },
+                                            {
+                                                "key": "prompt_length",
+                                                "value": {"stringValue": "19"},
+                                            },
+                                            {
+                                                "key": "prompt",
+                                                "value": {"stringValue": "Run the test suite."},
+                                            },
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+        },
+    },
+}
+
 
 def _component_schemas() -> dict[str, Any]:
     """The event schema and its definitions as components, with refs rewritten to match."""

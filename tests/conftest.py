@@ -23,6 +23,7 @@ from app.embedded import start_embedded
 from app.main import create_app
 from app.settings import Settings
 from tests.pgbouncer import pgbouncer
+from tests.served import Served, serve
 
 LIVE_URL = os.environ.get("CONTRACT_BASE_URL")
 VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER") == "1"
@@ -180,3 +181,34 @@ async def bob(request: pytest.FixtureRequest, client: httpx.AsyncClient) -> Prod
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if LIVE_URL and item.get_closest_marker("in_process"):
         pytest.skip("needs the in-process app or the database; not against a live server")
+
+
+# The real app over TCP (tests/served.py), for the SDK, the CLI and OTLP exporters.
+
+
+@pytest.fixture
+def served(database_url: str) -> Iterator[Served]:
+    service = serve(database_url)
+    try:
+        yield service
+    finally:
+        service.server.stop()
+
+
+@pytest.fixture
+async def key(app: FastAPI) -> str:
+    return (await make_user(app))[1]
+
+
+@pytest.fixture
+async def stored(db: Any) -> AsyncIterator[Any]:
+    """stored(session_id) -> how many events the database holds for that session."""
+
+    async def count(session_id: str) -> int:
+        return int(
+            await db.fetchval(
+                "SELECT count(*) FROM recording_event WHERE session_id = $1", session_id
+            )
+        )
+
+    yield count

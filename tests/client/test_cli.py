@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from recording_client import event_id, events
-from tests.client.conftest import Served, serve
 from tests.factories import unique
 from tests.live import free_port
+from tests.served import Served, serve
 
 pytestmark = pytest.mark.in_process
 SCRIPT = str(Path(sys.executable).with_name("clone-recording"))

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from recording_client import AsyncRecorder, event_id, events
-from tests.client.conftest import Served
 from tests.factories import unique
 from tests.live import Service
+from tests.served import Served
 
 pytestmark = pytest.mark.in_process
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "flush_interval": 0.05}
@@ -124,8 +124,8 @@ async def test_the_async_recorder_batches_retries_and_stores_once(
 async def test_the_async_recorder_keeps_unsent_events_in_its_spool(
     database_url: str, key: str, stored: Any, tmp_path: Path
 ) -> None:
-    from tests.client.conftest import serve
     from tests.live import free_port
+    from tests.served import serve
 
     session, port = unique("async"), free_port()
     base = f"http://127.0.0.1:{port}"

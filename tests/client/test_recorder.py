@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from recording_client import InvalidEvent, Recorder, Rejection, event_id, events
-from tests.client.conftest import Served, serve
 from tests.factories import unique
 from tests.live import free_port
+from tests.served import Served, serve
 
 pytestmark = pytest.mark.in_process
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "flush_interval": 0.05}

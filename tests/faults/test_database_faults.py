@@ -138,3 +138,41 @@ async def test_an_exhausted_pool_gives_a_timely_503(
         first = await stuck
     assert second.status_code == 503 and elapsed < 2
     assert first.status_code == 201
+
+
+async def test_otlp_export_while_the_database_is_down_is_a_retryable_503(
+    own_postgres: OwnPostgres, fault_app: FastAPI, producer: Producer
+) -> None:
+    """The OTLP exporter retries a 503 after Retry-After; the answer is a Status, as OTLP says."""
+    from google.rpc import status_pb2
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.logs.v1 import logs_pb2
+
+    record = logs_pb2.LogRecord(
+        time_unix_nano=1,
+        body=common_pb2.AnyValue(string_value="claude_code.user_prompt"),
+        attributes=[
+            common_pb2.KeyValue(
+                key="session.id", value=common_pb2.AnyValue(string_value=unique("s"))
+            )
+        ],
+    )
+    request = logs_service_pb2.ExportLogsServiceRequest(
+        resource_logs=[logs_pb2.ResourceLogs(scope_logs=[logs_pb2.ScopeLogs(log_records=[record])])]
+    ).SerializeToString()
+    headers = {**producer.headers, "Content-Type": "application/x-protobuf"}
+    await asyncio.to_thread(own_postgres.stop)
+    down = await producer.client.post("/v1/logs", content=request, headers=headers)
+    assert (down.status_code, down.headers["retry-after"]) == (503, "1")
+    status = status_pb2.Status.FromString(down.content)
+    assert (status.code, status.message) == (
+        14,
+        "database unavailable; retry the same request later",
+    )
+    await asyncio.to_thread(own_postgres.start)
+    back = await producer.client.post("/v1/logs", content=request, headers=headers)
+    assert back.status_code == 200
+    assert logs_service_pb2.ExportLogsServiceResponse.FromString(back.content) == (
+        logs_service_pb2.ExportLogsServiceResponse()
+    )

@@ -1,4 +1,4 @@
-"""The SDK against a real service: uvicorn on a real port in a thread, or a `serve` process.
+"""The real app on a real port (uvicorn in a thread), for clients that speak plain HTTP.
 
 `FaultyIngest` sits in front of the app and answers the ingest requests it is told to with
 an error status (503, 429, …) before the app sees them; everything else, and every request
@@ -11,21 +11,16 @@ import gzip
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import pytest
 import uvicorn
-from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import make_user
 from tests.live import free_port
 
-pytestmark = pytest.mark.in_process
 INGEST = "/api/recording/events"
 
 
@@ -126,31 +121,3 @@ def serve(database_url: str, port: int | None = None, **settings: Any) -> Served
     faults = FaultyIngest(create_app(Settings(database_url=database_url, **settings)))
     server = ServerThread(faults, port).start()
     return Served(server.base, faults, server)
-
-
-@pytest.fixture
-def served(database_url: str) -> Iterator[Served]:
-    service = serve(database_url)
-    try:
-        yield service
-    finally:
-        service.server.stop()
-
-
-@pytest.fixture
-async def key(app: FastAPI) -> str:
-    return (await make_user(app))[1]
-
-
-@pytest.fixture
-async def stored(db: Any) -> AsyncIterator[Any]:
-    """stored(session_id) -> how many events the database holds for that session."""
-
-    async def count(session_id: str) -> int:
-        return int(
-            await db.fetchval(
-                "SELECT count(*) FROM recording_event WHERE session_id = $1", session_id
-            )
-        )
-
-    yield count
