@@ -1,9 +1,12 @@
-"""The producer SDK's own cost: record() per event, the spool's, and one Recorder's throughput.
+"""The producers' side: the SDK's own cost, its throughput, and the Claude Code adapters.
 
 Run by `make bench-sdk`. record() is timed with the sender idle (nothing to send to), so
-the figure is the caller's cost alone; then one Recorder sends to `serve --workers 2` on a
-fresh database (DATABASE_URL's server, else an embedded one), and `clone-recording send`
-reads a 100,000-line NDJSON file. The rows stored are counted against what was recorded.
+the figure is the caller's cost alone; then, against `serve --workers 2` on a fresh
+database (DATABASE_URL's server, else an embedded one): one Recorder's sustained rate,
+`clone-recording send` of a 100,000-line NDJSON file, the latency of Claude Code's http hook
+(one request at a time, as Claude Code sends them and blocks on each), the wall time of the
+command hook (`clone-recording hook claude-code`, process start to exit), and OTLP/HTTP log
+records per second. The rows stored are counted against what was sent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -20,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -144,6 +150,113 @@ def send_file(base: str, key: str, url: str, folder: Path, lines: int) -> dict[s
     }
 
 
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(ordered[-1], 2)}
+
+
+def stored_in(url: str, session: str) -> int:
+    sql = "SELECT count(*) FROM recording_event WHERE session_id = $1"
+    return int(asyncio.run(fetchval(url, sql, session)))
+
+
+def http_hook(base: str, key: str, url: str, count: int) -> dict[str, Any]:
+    """PostToolUse inputs for Bash (two events each), posted one after the other."""
+    session = f"bench-hook-{time.time_ns()}"
+    samples = []
+    with httpx.Client(base_url=base, headers={"X-Clone-API-Key": key}, timeout=30) as client:
+        for n in range(count):
+            body = {
+                "session_id": session, "hook_event_name": "PostToolUse", "cwd": "/w",
+                "transcript_path": "/t.jsonl", "tool_name": "Bash", "tool_use_id": f"toolu_{n}",
+                "tool_input": {"command": "make test"}, "tool_response": {"stdout": "ok"},
+            }  # fmt: skip
+            started = time.perf_counter()
+            answer = client.post("/api/recording/hooks/claude-code/", json=body)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert answer.status_code == 200, answer.text
+    return {"requests": count, **percentiles(samples), "stored": stored_in(url, session),
+            "expected": 2 * count}  # fmt: skip
+
+
+def producer_install(folder: Path) -> str:
+    """A virtualenv with `pip install ./client` alone, as on a producer's machine: the dev
+    environment's editable installs add ~10 ms to every interpreter start."""
+    venv = folder / "producer-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    client = Path(__file__).resolve().parent.parent / "client"
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(client)], check=True)
+    return str(venv / "bin" / "clone-recording")
+
+
+def command_hook(
+    script: str, base: str, key: str, url: str, folder: Path, count: int
+) -> dict[str, Any]:
+    """`clone-recording hook claude-code` from process start to exit, with its sender."""
+    session = f"bench-cmd-{time.time_ns()}"
+    env = {**os.environ, "CLONE_API_KEY": key, "CLONE_RECORDING_URL": base}
+    samples = []
+    for n in range(count):
+        stdin = json.dumps({"session_id": session, "hook_event_name": "UserPromptSubmit",
+                            "prompt_id": f"p-{n}", "prompt": "hello"}).encode()  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run([script, "hook", "claude-code", "--spool", str(folder / "hook-spool")],
+                       input=stdin, env=env, check=True)  # fmt: skip
+        samples.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.3)  # hooks come seconds apart; the last one's sender runs meanwhile
+    deadline = time.monotonic() + 30
+    while stored_in(url, session) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {"runs": count, **percentiles(samples), "stored": stored_in(url, session),
+            "expected": count}  # fmt: skip
+
+
+def otlp_logs(base: str, key: str, url: str, requests: int, per_request: int) -> dict[str, Any]:
+    """Protobuf ExportLogsServiceRequests of Claude Code user_prompt records."""
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.logs.v1 import logs_pb2
+
+    session = f"bench-otlp-{time.time_ns()}"
+
+    def kv(key: str, value: str) -> common_pb2.KeyValue:
+        return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
+
+    bodies = []
+    for r in range(requests):
+        records = [
+            logs_pb2.LogRecord(
+                time_unix_nano=1_778_068_800_000_000_000 + r * per_request + n,
+                body=common_pb2.AnyValue(string_value="claude_code.user_prompt"),
+                attributes=[kv("session.id", session), kv("event.name", "user_prompt"),
+                            kv("event.sequence", str(r * per_request + n)),
+                            kv("prompt", "Run the test suite.")],
+            )
+            for n in range(per_request)
+        ]  # fmt: skip
+        request = logs_service_pb2.ExportLogsServiceRequest(resource_logs=[
+            logs_pb2.ResourceLogs(scope_logs=[logs_pb2.ScopeLogs(log_records=records)])
+        ])  # fmt: skip
+        bodies.append(request.SerializeToString())
+    headers = {"X-Clone-API-Key": key, "Content-Type": "application/x-protobuf"}
+    samples = []
+    started = time.perf_counter()
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for body in bodies:
+            begun = time.perf_counter()
+            assert client.post("/v1/logs", content=body).status_code == 200
+            samples.append((time.perf_counter() - begun) * 1000)
+    seconds = time.perf_counter() - started
+    total = requests * per_request
+    rate = round(total / seconds)
+    return {"records": total, "per_request": per_request, "records_per_s": rate,
+            **percentiles(samples), "stored": stored_in(url, session), "expected": total}  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000, help="sent through one Recorder")
@@ -166,6 +279,10 @@ def main() -> int:
                     base, key, url, args.events, folder / "spool"
                 )
                 results["clone-recording send"] = send_file(base, key, url, folder, 100_000)
+                results["http hook"] = http_hook(base, key, url, 2000)
+                script = producer_install(folder)
+                results["command hook"] = command_hook(script, base, key, url, folder, 40)
+                results["otlp logs"] = otlp_logs(base, key, url, 200, 100)
             finally:
                 service.terminate()
                 service.wait(timeout=60)
@@ -182,7 +299,17 @@ def main() -> int:
         f"{'clone-recording send, 100,000 lines':40} {s['seconds']:8.2f} s "
         f"({s['lines_per_s']:,} lines/s, {s['stored']:,} stored, exit {s['exit_code']})"
     )
+    for name in ("http hook", "command hook", "otlp logs"):
+        r = results[name]
+        rate = f", {r['records_per_s']:,} records/s" if "records_per_s" in r else ""
+        print(
+            f"{name:40} p50 {r['p50_ms']:6.2f} ms, p99 {r['p99_ms']:6.2f} ms, "
+            f"max {r['max_ms']:6.2f} ms{rate} ({r['stored']:,} of {r['expected']:,} stored)"
+        )
     ok = all(
+        results[n]["stored"] == results[n]["expected"]
+        for n in ("http hook", "command hook", "otlp logs")
+    ) and all(
         results[n]["stored"] == results[n]["events"]
         for n in ("one Recorder, in memory", "one Recorder, spool")
     )

@@ -7,9 +7,10 @@ hook of an agent and must not pay ~0.1 s for httpx, which only the recorders nee
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+# Not typing.TYPE_CHECKING: the hook command's path must not import typing (~5 ms).
+TYPE_CHECKING = False
 
 _HOMES = {
     "AsyncRecorder": "recording_client.async_recorder",
@@ -23,6 +24,8 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from recording_client import events
     from recording_client.async_recorder import AsyncRecorder
     from recording_client.delivery import InvalidEvent, Rejection

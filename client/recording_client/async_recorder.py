@@ -9,7 +9,7 @@ import time
 from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -36,8 +36,10 @@ from recording_client.delivery import (
     deliver,
     encode_body,
 )
-from recording_client.spool import Sync
 from recording_client.stats import Stats
+
+if TYPE_CHECKING:
+    from recording_client.spool import Sync
 
 log = logging.getLogger("recording_client")
 

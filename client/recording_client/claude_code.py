@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from recording_client import events
 from recording_client.ids import event_id
@@ -42,7 +41,13 @@ MAX_TEXT = 200_000
 MAX_DIFF_SOURCE = 50_000
 EXIT_CODE = re.compile(r"(?:exit(?:ed)?|status)(?: with)?(?: non-zero)?(?: status)? code (-?\d+)")
 
-Event = dict[str, Any]
+# Not typing.TYPE_CHECKING: the hook command's path must not import typing (~5 ms).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    Event = dict[str, Any]
 
 
 class NotAHookInput(ValueError):

@@ -28,7 +28,7 @@ from recording_client import hook
 from recording_client.delivery import InvalidEvent, Rejection
 from recording_client.reading import Line, read_events
 from recording_client.recorder import Recorder
-from recording_client.spool import spools_in
+from recording_client.spool_status import spools_in
 
 PLUGIN_GROUP = "clone_recording.commands"
 PRODUCER_COMMANDS = {"send", "spool", "hook", "import"}

@@ -10,14 +10,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recording_client import __version__
-from recording_client.buffer import Buffer, Entry, MemoryBuffer
+from recording_client.buffer import Entry, MemoryBuffer
 from recording_client.delivery import InvalidEvent, Policy, Rejection
 from recording_client.ids import instant, new_id
-from recording_client.spool import Spool, Sync
+from recording_client.spool import Spool
 from recording_client.stats import Stats
+
+if TYPE_CHECKING:
+    from recording_client.buffer import Buffer
+    from recording_client.spool import Sync
 
 log = logging.getLogger("recording_client")
 INGEST_PATH = "/api/recording/events/"

@@ -18,7 +18,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from recording_client import claude_code
 from recording_client.ids import instant
@@ -156,7 +155,7 @@ def note_error(folder: str, line: str) -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
+def main(argv: Sequence[str] | None = None) -> int:
     return run(sys.argv[1:] if argv is None else argv)
 
 

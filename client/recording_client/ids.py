@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import time
-from typing import TYPE_CHECKING
+
+# Not typing.TYPE_CHECKING: the hook command's path must not import typing (~5 ms).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from datetime import datetime

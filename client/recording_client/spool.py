@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Literal, NamedTuple
 
 from recording_client.buffer import Entry, take_within
 
@@ -37,7 +36,13 @@ CREATE TABLE IF NOT EXISTS target (
 );
 """
 
-Sync = Literal["full", "normal"]
+# Not typing.TYPE_CHECKING: the hook command's path must not import typing (~5 ms).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Sync = Literal["full", "normal"]
 
 
 def spool_path(directory: str, base_url: str, api_key: str) -> str:
@@ -50,15 +55,6 @@ def _warn(message: str, *args: object) -> None:
     import logging
 
     logging.getLogger("recording_client").warning(message, *args)
-
-
-class SpoolStatus(NamedTuple):
-    path: str
-    base_url: str
-    key_prefix: str
-    events: int
-    bytes: int
-    oldest: float | None  # when the oldest waiting event was recorded (epoch seconds)
 
 
 def _connect(path: str, sync: Sync = "full") -> sqlite3.Connection:
@@ -195,27 +191,3 @@ class _Transaction:
             self._conn.execute("ROLLBACK" if kind is not None else "COMMIT")
         finally:
             self._lock.release()
-
-
-def spools_in(directory: str | os.PathLike[str]) -> list[SpoolStatus]:
-    """What waits in each spool of a folder (a spool in use may change meanwhile)."""
-    folder = os.path.expanduser(os.fspath(directory))
-    names = (
-        sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX)) if os.path.isdir(folder) else []
-    )
-    found = []
-    for path in (os.path.join(folder, name) for name in names):
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            target = conn.execute("SELECT base_url, key_prefix FROM target").fetchone()
-            count, size, oldest = conn.execute(
-                "SELECT count(*), total(size), min(recorded_at) FROM event"
-            ).fetchone()
-        except sqlite3.DatabaseError as exc:
-            _warn("%s is not a readable spool: %s", path, exc)
-            continue
-        finally:
-            conn.close()
-        if target is not None:
-            found.append(SpoolStatus(path, target[0], target[1], count, int(size), oldest))
-    return found
