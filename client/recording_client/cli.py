@@ -67,10 +67,13 @@ SpoolOption = Annotated[
     typer.Option(
         "--spool",
         envvar="CLONE_RECORDING_SPOOL",
-        help="Spool folder [default: $XDG_STATE_HOME/clone-recording/spool].",
+        help="Spool folder (default: $XDG_STATE_HOME/clone-recording/spool).",
         show_default=False,
     ),
 ]
+NoSpoolOption = Annotated[bool, typer.Option("--no-spool", help="Keep events in memory only.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 RetriesOption = Annotated[
     int, typer.Option(min=0, help="Retries of a batch before giving up (exit code 1).")
 ]
@@ -132,12 +135,10 @@ def send(
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = ...,  # type: ignore[assignment]
     spool: SpoolOption = None,
-    no_spool: Annotated[
-        bool, typer.Option("--no-spool", help="Keep events in memory only.")
-    ] = False,
+    no_spool: NoSpoolOption = False,
     retries: RetriesOption = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Send events from FILE in batches; exit 0 if all were stored, 2 if some were invalid,
     1 if the service could not be reached (what was not sent stays in the spool)."""
@@ -330,7 +331,7 @@ def spool_flush(
     key: KeyOption = ...,  # type: ignore[assignment]
     spool: SpoolOption = None,
     retries: RetriesOption = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Send what waits in the spool for this service and key; exit codes as for `send`."""
     folder = spool or default_spool_dir()
@@ -353,7 +354,7 @@ def hook_claude_code(
     url: Annotated[
         str | None,
         typer.Option(
-            help="The service's base URL [default: $CLONE_RECORDING_URL, else http://127.0.0.1:8000].",
+            help="The service's base URL (default: $CLONE_RECORDING_URL, else http://127.0.0.1:8000).",
             show_default=False,
         ),
     ] = None,
@@ -446,12 +447,10 @@ def import_claude_code(
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = ...,  # type: ignore[assignment]
     spool: SpoolOption = None,
-    no_spool: Annotated[
-        bool, typer.Option("--no-spool", help="Keep events in memory only.")
-    ] = False,
+    no_spool: NoSpoolOption = False,
     retries: RetriesOption = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Record whole past sessions from Claude Code transcripts, with their own timestamps;
     importing again is all duplicates. Exit codes as for `send`."""
