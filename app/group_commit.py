@@ -18,6 +18,7 @@ connection of its own, so that it never holds up the small batches queued behind
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -144,8 +145,25 @@ class GroupCommitter:
                         raise
                 else:
                     metrics.record_store(len(group))
+                    if any(outcome.unseen for outcome in outcomes):
+                        outcomes = await _compare_unseen(conn, group, outcomes)
                     return outcomes
         raise AssertionError("unreachable")
+
+
+async def _compare_unseen(conn: Any, group: list[Batch], outcomes: list[Stored]) -> list[Stored]:
+    """Rows that a concurrent statement stored after this one's snapshot: compare their
+    digests now (rare: two producers sending one id at the same moment)."""
+    ids = [group[j].events[p].id for j, outcome in enumerate(outcomes) for p in outcome.unseen]
+    stored = await batches.stored_digests(conn, ids)
+    resolved = []
+    for batch, outcome in zip(group, outcomes, strict=True):
+        late = [
+            p for p in outcome.unseen if stored.get(batch.events[p].id) != batch.events[p].digest
+        ]
+        conflicts = sorted(outcome.conflicts + late)
+        resolved.append(dataclasses.replace(outcome, conflicts=conflicts, unseen=[]))
+    return resolved
 
 
 def _settle(group: list[_Waiting], exc: BaseException) -> None:

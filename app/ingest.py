@@ -1,13 +1,13 @@
-"""The batch use case: validate, drop repeated ids, store the rest.
+"""The batch use case: validate, drop repeated ids, store the rest, say what became of each.
 
 The rest goes to the group committer, whose statement also checks the key (one round trip
 for the whole request), so a request with a wrong key is validated before it is refused; a
-missing key never gets here.
+missing key never gets here. A dry run asks the same questions with reads only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,24 +15,55 @@ from app import auth
 from app.auth import Credential
 from app.errors import Unauthorized
 from app.group_commit import GroupCommitter
-from app.repository.batches import Batch
-from app.validation import Event, EventValidator, Invalid
+from app.repository import batches
+from app.repository.batches import Batch, Stored
+from app.validation import Event, EventValidator, Invalid, invalid
 
 FOREIGN_SESSION = "session belongs to another user"
+ACCEPTED, DUPLICATE, CONFLICT, INVALID = "accepted", "duplicate", "conflict", "invalid"
 
 
 @dataclass(slots=True)
 class IngestResult:
     accepted: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # conflicts included: the v1 answer counts them here
     invalid: list[Invalid] = field(default_factory=list)
+    conflicts: int = 0
+    statuses: dict[int, str] = field(default_factory=dict)  # index -> status, valid items
+    ids: dict[int, str] = field(default_factory=dict)  # index -> id, items with a string id
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, items: bool = False) -> dict[str, Any]:
+        """The v1 answer, byte for byte unless something conflicted; with `items`, the
+        per-item results and each invalid item's details too."""
+        answer: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
-            "invalid": [{"index": i.index, "errors": i.errors} for i in self.invalid],
+            "invalid": [
+                {"index": i.index, "errors": i.errors, **({"details": i.details} if items else {})}
+                for i in self.invalid
+            ],
         }
+        if self.conflicts:
+            answer["conflicts"] = self.conflicts
+        if items:
+            answer["results"] = self.results()
+        return answer
+
+    def results(self) -> list[dict[str, Any]]:
+        reasons = {item.index: item for item in self.invalid}
+        found = []
+        for index in range(len(self.statuses) + len(reasons)):
+            result: dict[str, Any] = {"index": index}
+            if index in self.ids:
+                result["id"] = self.ids[index]
+            if index in reasons:
+                result["status"] = INVALID
+                result["errors"] = reasons[index].errors
+                result["details"] = reasons[index].details
+            else:
+                result["status"] = self.statuses[index]
+            found.append(result)
+        return found
 
 
 def first_occurrences(events: list[Event]) -> list[Event]:
@@ -46,32 +77,36 @@ def first_occurrences(events: list[Event]) -> list[Event]:
     return firsts
 
 
+def _ids_of(items: list[Any]) -> dict[int, str]:
+    return {
+        index: item["id"]
+        for index, item in enumerate(items)
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
+
+
 async def ingest_batch(
-    committer: GroupCommitter, caller: Credential, items: Iterable[Any], validator: EventValidator
+    committer: GroupCommitter,
+    caller: Credential,
+    items: Iterable[Any],
+    validator: EventValidator,
+    *,
+    with_ids: bool = False,
 ) -> IngestResult:
     """Validate, then store the first occurrences (with other requests' batches, maybe).
 
-    Consumes `items` (validation lets each go once its payload is made). A batch with
-    nothing to store still goes to the statement: the key decides 401 there.
+    Consumes `items` (validation lets each go once its payload is made), so `with_ids`
+    (per-item results want the ids) collects them first. A batch with nothing to store
+    still goes to the statement: the key decides 401 there.
     """
-    events, invalid = validator.classify(items)
-    return await _store(committer, caller, events, invalid)
-
-
-async def _store(
-    committer: GroupCommitter, caller: Credential, events: list[Event], invalid: list[Invalid]
-) -> IngestResult:
-    firsts = first_occurrences(events)
-    stored = await committer.store(Batch(caller, firsts))
-    if not stored.authorized:
-        raise Unauthorized(auth.INVALID)
-    invalid.extend(Invalid(firsts[p].index, [FOREIGN_SESSION]) for p in stored.foreign)
-    return IngestResult(
-        accepted=stored.count,
-        # repeated within the batch, or stored before
-        duplicates=len(events) - stored.count - len(stored.foreign),
-        invalid=sorted(invalid, key=lambda i: i.index),
-    )
+    ids = {}
+    if with_ids:
+        items = list(items)
+        ids = _ids_of(items)
+    events, invalid_items = validator.classify(items)
+    result = await _store(committer, caller, events, invalid_items)
+    result.ids = ids
+    return result
 
 
 async def ingest_all(
@@ -79,7 +114,90 @@ async def ingest_all(
 ) -> IngestResult:
     """All or nothing, for adapters that turn one input into a few events (a hook input):
     when any of them is invalid, none is stored and the result lists why."""
-    events, invalid = validator.classify(list(items))
-    if invalid:
-        return IngestResult(invalid=invalid)
-    return await _store(committer, caller, events, invalid)
+    events, invalid_items = validator.classify(list(items))
+    if invalid_items:
+        return IngestResult(invalid=invalid_items)
+    return await _store(committer, caller, events, invalid_items)
+
+
+async def _store(
+    committer: GroupCommitter, caller: Credential, events: list[Event], invalid_items: list[Invalid]
+) -> IngestResult:
+    firsts = first_occurrences(events)
+    stored = await committer.store(Batch(caller, firsts))
+    if not stored.authorized:
+        raise Unauthorized(auth.INVALID)
+    return _outcome(events, firsts, stored, invalid_items)
+
+
+def _outcome(
+    events: list[Event], firsts: list[Event], stored: Stored, invalid_items: list[Invalid]
+) -> IngestResult:
+    """Each valid item's status from the statement's positions (over `firsts`)."""
+    statuses: dict[int, str] = {}
+    repeated, conflicts = set(stored.repeated), set(stored.conflicts)
+    for position, event in enumerate(firsts):
+        if position in conflicts:
+            statuses[event.index] = CONFLICT
+        elif position in repeated:
+            statuses[event.index] = DUPLICATE
+        else:
+            statuses[event.index] = ACCEPTED
+    foreign = [firsts[p] for p in stored.foreign]
+    for event in foreign:
+        del statuses[event.index]
+    invalid_items.extend(
+        invalid(e.index, "foreign_session", "/session_id", FOREIGN_SESSION) for e in foreign
+    )
+    _repeats_in_batch(events, statuses)
+    return IngestResult(
+        accepted=stored.count,
+        # repeated within the batch, or stored before
+        duplicates=len(events) - stored.count - len(stored.foreign),
+        invalid=sorted(invalid_items, key=lambda i: i.index),
+        conflicts=sum(1 for status in statuses.values() if status == CONFLICT),
+        statuses=statuses,
+    )
+
+
+def _repeats_in_batch(events: Sequence[Event], statuses: dict[int, str]) -> None:
+    """A later item with an id seen earlier in the batch: a duplicate of that first one, or
+    a conflict when its content differs (or the first one was itself a conflict)."""
+    first: dict[str, Event] = {}
+    for event in events:
+        if event.id not in first:
+            first[event.id] = event
+            continue
+        leader = first[event.id]
+        if leader.index not in statuses:  # the first went to another user's session
+            statuses[event.index] = DUPLICATE
+        elif event.digest != leader.digest or statuses[leader.index] == CONFLICT:
+            statuses[event.index] = CONFLICT
+        else:
+            statuses[event.index] = DUPLICATE
+
+
+async def preview_batch(
+    conn: Any, caller: Credential, items: Iterable[Any], validator: EventValidator
+) -> IngestResult:
+    """A dry run: validation, the key, ownership and which ids are stored, writing nothing.
+
+    It answers as ingest_batch would have at this moment; `accepted` counts what would be
+    new (a concurrent writer may change that before a real send)."""
+    items = list(items)
+    ids = _ids_of(items)
+    events, invalid_items = validator.classify(items)
+    user_id = await auth.verify(conn, caller)
+    firsts = first_occurrences(events)
+    owners, digests = await batches.preview(
+        conn, sorted({e.session_id for e in firsts}), [e.id for e in firsts]
+    )
+    foreign = [p for p, e in enumerate(firsts) if owners.get(e.session_id, user_id) != user_id]
+    lost = set(foreign)
+    repeated = [p for p, e in enumerate(firsts) if e.id in digests and p not in lost]
+    conflicts = [p for p in repeated if digests[firsts[p].id] != firsts[p].digest]
+    new = len(firsts) - len(foreign) - len(repeated)
+    stored = Stored(True, new, foreign, repeated, conflicts)
+    result = _outcome(events, firsts, stored, invalid_items)
+    result.ids = ids
+    return result

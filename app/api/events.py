@@ -10,12 +10,29 @@ from fastapi import APIRouter, Request, Response
 from app import body, ingest, metrics
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
 from app.deps import ConnDep, CurrentUser, get_credential, header, headers_of, resources_of
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.openapi import INGEST_REQUEST_BODY
+from app.pool import connection
 from app.repository import events as events_repo
 from app.schemas import EventDetail, IngestResult, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["events"])
+NO_OPTIONS = (False, False)
+
+
+def ingest_options(request: Request) -> tuple[bool, bool]:
+    """(per-item results, dry run) from the query string; anything else there is a 400."""
+    query = request.query_params
+    unknown = sorted(set(query) - {"results", "dry_run"})
+    if unknown:
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}; known: results, dry_run")
+    results = query.get("results")
+    if results not in (None, "items"):
+        raise BadRequest(f"results must be 'items', not {results[:50]!r}")
+    dry_run = query.get("dry_run", "false").lower()
+    if dry_run not in ("true", "false", "1", "0"):
+        raise BadRequest(f"dry_run must be true or false, not {dry_run[:50]!r}")
+    return results == "items", dry_run in ("true", "1")
 
 
 async def post_events(request: Request) -> Response:
@@ -25,6 +42,7 @@ async def post_events(request: Request) -> Response:
     # 1-event request's Python. openapi.py documents the security schemes.
     headers = headers_of(request)
     caller = get_credential(request, headers)
+    items_wanted, dry_run = ingest_options(request) if request.scope["query_string"] else NO_OPTIONS
     resources = resources_of(request)
     settings = resources.settings
     body.check_content_type(header(headers, b"content-type"))
@@ -34,7 +52,13 @@ async def post_events(request: Request) -> Response:
         limit=settings.max_body_bytes,
     )
     items = body.batch_items(raw, max_items=settings.max_batch_items)
-    result = await ingest.ingest_batch(resources.committer, caller, items, resources.validator)
+    if dry_run:
+        async with connection(resources.pool, settings) as conn:
+            preview = await ingest.preview_batch(conn, caller, items, resources.validator)
+        return OrjsonResponse(preview.as_dict(items=items_wanted), status_code=200)
+    result = await ingest.ingest_batch(
+        resources.committer, caller, items, resources.validator, with_ids=items_wanted
+    )
     metrics.record_ingest(result.accepted, result.duplicates, len(result.invalid))
     request.state.ingest_counts = {
         # every item is exactly one of the three
@@ -43,7 +67,9 @@ async def post_events(request: Request) -> Response:
         "duplicates": result.duplicates,
         "invalid": len(result.invalid),
     }
-    return OrjsonResponse(result.as_dict(), status_code=201 if result.accepted else 200)
+    return OrjsonResponse(
+        result.as_dict(items=items_wanted), status_code=201 if result.accepted else 200
+    )
 
 
 router.add_api_route(

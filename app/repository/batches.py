@@ -23,9 +23,14 @@ is that of storing them one after the other. Its parts, in order:
   (migrations 0006, 0008) so that it stays an index lookup even when the statistics last
   saw a small session table.
 - `inserted`: the new events, ON CONFLICT DO NOTHING: an id stored before, or by a
-  concurrent statement, is a duplicate. Rows go in id order: two statements sharing ids
-  then wait for each other in one direction only, never in a cycle (a deadlock costs a
-  second).
+  concurrent statement, is a duplicate. Each carries its payload's SHA-256 (`digest`).
+  Rows go in id order: two statements sharing ids then wait for each other in one
+  direction only, never in a cycle (a deadlock costs a second).
+- `repeated`: the rows that were not inserted (their key was live, their session not
+  foreign), with the digest stored under their id as of the statement's snapshot: another
+  digest makes a conflict. A row stored by a concurrent statement after the snapshot is not
+  seen here (`stored_digest` NULL); the group committer looks it up afterwards. Only these
+  rows are looked up, so new events cost nothing more.
 - `changes`: what the stored events do to each session. The anchor is the last
   `session.started` in batch order, else the earliest event (first in batch order on ties);
   the end candidate is the latest `session.stopped`.
@@ -40,10 +45,11 @@ is that of storing them one after the other. Its parts, in order:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.auth import Credential
+from app.escaped import escape
 from app.repository import rows_param
 from app.repository.api_keys import active_key_user_sql
 from app.validation import Event
@@ -59,9 +65,10 @@ WITH callers AS MATERIALIZED (
 batch AS MATERIALIZED (
     SELECT (e.r->>0)::int AS job, (e.r->>1)::int AS pos, e.r->>2 AS id, e.r->>3 AS session_id,
            e.r->>4 AS type, e.r->>5 AS source, e.r->>6 AS source_detail,
-           (e.r->>7)::timestamptz AS occurred_at, e.payload,
+           (e.r->>7)::timestamptz AS occurred_at, e.payload, e.digest,
            nextval('recording_event_seq_seq') AS seq
-    FROM ROWS FROM (jsonb_array_elements($2::jsonb), unnest($3::bytea[])) AS e(r, payload)
+    FROM ROWS FROM (jsonb_array_elements($2::jsonb), unnest($3::bytea[]), unnest($4::bytea[]))
+        AS e(r, payload, digest)
 ),
 owners AS MATERIALIZED (
     SELECT DISTINCT b.session_id, k.user_id
@@ -76,9 +83,9 @@ foreign_sessions AS (
 ),
 inserted AS (
     INSERT INTO recording_event
-        (id, seq, session_id, type, source, source_detail, occurred_at, payload)
+        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
     SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
-           convert_from(b.payload, 'UTF8')::json
+           convert_from(b.payload, 'UTF8')::json, b.digest
     FROM batch b JOIN owners o ON o.session_id = b.session_id
     WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
     ORDER BY b.id
@@ -121,6 +128,13 @@ claimed AS (
 ),
 stored AS (
     SELECT b.job, count(*) AS n FROM inserted i JOIN batch b ON b.id = i.id GROUP BY b.job
+),
+repeated AS (
+    SELECT b.job, b.pos, b.digest, e.digest AS stored_digest
+    FROM batch b JOIN owners o ON o.session_id = b.session_id
+    LEFT JOIN recording_event e ON e.id = b.id
+    WHERE NOT EXISTS (SELECT FROM inserted i WHERE i.id = b.id)
+      AND b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
 )
 SELECT
     k.user_id IS NOT NULL AS authorized,
@@ -129,6 +143,15 @@ SELECT
         SELECT b.pos FROM batch b JOIN foreign_sessions f ON f.id = b.session_id
         WHERE b.job = k.job ORDER BY b.pos
     ) AS foreign_positions,
+    ARRAY(SELECT r.pos FROM repeated r WHERE r.job = k.job ORDER BY r.pos) AS repeated_positions,
+    ARRAY(
+        SELECT r.pos FROM repeated r
+        WHERE r.job = k.job AND r.stored_digest <> r.digest ORDER BY r.pos
+    ) AS conflict_positions,
+    ARRAY(
+        SELECT r.pos FROM repeated r
+        WHERE r.job = k.job AND r.stored_digest IS NULL ORDER BY r.pos
+    ) AS unseen_positions,
     (SELECT CASE WHEN (SELECT count(*) FROM claimed) < (SELECT count(*) FROM changes)
                  THEN recording_session_race() ELSE true END) AS claimed_all
 FROM callers k LEFT JOIN stored s ON s.job = k.job
@@ -151,6 +174,7 @@ class Rows:
     callers: str
     envelope: str
     payloads: list[bytes]
+    digests: list[bytes]
 
 
 def pack(group: Sequence[Batch]) -> Rows:
@@ -159,27 +183,71 @@ def pack(group: Sequence[Batch]) -> Rows:
         callers=rows_param([(batch.caller.prefix, batch.caller.digest.hex()) for batch in group]),
         envelope=rows_param(
             [
-                (job, pos, e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at)
+                (
+                    job,
+                    pos,
+                    e.id,
+                    e.session_id,
+                    e.type,
+                    e.source,
+                    escape(e.source_detail),
+                    e.occurred_at,
+                )
                 for job, batch in enumerate(group, 1)
                 for pos, e in enumerate(batch.events)
             ]
         ),
         payloads=[e.payload for batch in group for e in batch.events],
+        digests=[e.digest for batch in group for e in batch.events],
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
+    """One batch's outcome; positions count from 0 in the batch's events."""
+
     authorized: bool  # False: the key is not live, and nothing was stored
     count: int
-    foreign: list[int]  # positions (from 0) of rows not stored: another user's session
+    foreign: list[int]  # not stored: another user's session
+    repeated: list[int] = field(default_factory=list)  # not stored: the id was there
+    conflicts: list[int] = field(default_factory=list)  # repeated, with another digest
+    unseen: list[int] = field(default_factory=list)  # repeated, stored by a concurrent
+    # statement after this one's snapshot: its digest is still to be compared
 
 
 async def store_batches(conn: Any, rows: Rows) -> list[Stored]:
     """Store what is new of each packed batch for its key's user, all atomically; one
     outcome per batch, in order."""
-    records = await conn.fetch(STORE_BATCHES_SQL, rows.callers, rows.envelope, rows.payloads)
+    records = await conn.fetch(
+        STORE_BATCHES_SQL, rows.callers, rows.envelope, rows.payloads, rows.digests
+    )
     return [
-        Stored(record["authorized"], record["stored"], record["foreign_positions"])
+        Stored(
+            record["authorized"],
+            record["stored"],
+            record["foreign_positions"],
+            record["repeated_positions"],
+            record["conflict_positions"],
+            record["unseen_positions"],
+        )
         for record in records
     ]
+
+
+async def stored_digests(conn: Any, ids: list[str]) -> dict[str, bytes]:
+    """The digests stored under `ids` now (a fresh snapshot: concurrent commits included)."""
+    rows = await conn.fetch("SELECT id, digest FROM recording_event WHERE id = ANY($1)", ids)
+    return {row["id"]: row["digest"] for row in rows}
+
+
+async def preview(
+    conn: Any, session_ids: list[str], ids: list[str]
+) -> tuple[dict[str, int], dict[str, bytes]]:
+    """For a dry run: the owners of `session_ids` that exist, and the digests stored under
+    `ids` that exist (one snapshot for both)."""
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        owners = await conn.fetch(
+            "SELECT id, user_id FROM recording_session_owners($1::text[])", session_ids
+        )
+        digests = await stored_digests(conn, ids)
+    return {row["id"]: row["user_id"] for row in owners}, digests

@@ -54,7 +54,7 @@ recording_session = Table(
     Column("id", Text, primary_key=True),
     Column("user_id", BigInteger, ForeignKey("app_user.id"), nullable=False),
     Column("source", Text, nullable=False),
-    Column("source_detail", Text),
+    Column("source_detail", Text),  # escaped when it holds U+0000 (app/escaped.py)
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("event_count", Integer, nullable=False, server_default="0"),
@@ -84,5 +84,7 @@ recording_event = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # json, not jsonb: it keeps the text as sent, and jsonb cannot hold U+0000.
     Column("payload", JSON, nullable=False),
+    # SHA-256 of the payload's text: a re-sent id with other content is a conflict (0009).
+    Column("digest", LargeBinary, nullable=False),
     Index("recording_event_session_id_occurred_at_seq_idx", "session_id", "occurred_at", "seq"),
 )

@@ -79,7 +79,13 @@ async def test_a_producer_killed_mid_way_loses_nothing_and_doubles_nothing(
         child.kill()
         if child.stdout is not None:
             child.stdout.close()
-    at_kill = await stored(session)
+    # A request in flight at the kill may still be committed by the service: wait until the
+    # count holds still before reading it.
+    at_kill, settled_at = await stored(session), time.monotonic()
+    while time.monotonic() - settled_at < 0.5:
+        time.sleep(0.05)
+        if (now := await stored(session)) != at_kill:
+            at_kill, settled_at = now, time.monotonic()
     assert 200 <= at_kill < total  # killed mid-way: part sent, part waiting in the spool
 
     resumed = subprocess.run(

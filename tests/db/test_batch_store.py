@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,9 @@ def t(minute: int) -> datetime:
     return datetime(2026, 5, 5, 12, minute, tzinfo=UTC)
 
 
+EMPTY = hashlib.sha256(b"{}").digest()
+
+
 def ev(
     session: str,
     type_: str = "note",
@@ -34,7 +38,7 @@ def ev(
     detail: str | None = None,
     index: int = 0,
 ) -> Event:
-    return Event(index, unique("e"), session, type_, source, detail, t(minute), b"{}")
+    return Event(index, unique("e"), session, type_, source, detail, t(minute), b"{}", EMPTY)
 
 
 async def store(conn: Any, key: Credential, events: list[Event]) -> batches.Stored:
@@ -66,7 +70,7 @@ async def user(app: FastAPI) -> User:
 
 async def test_first_occurrence_of_an_id_wins() -> None:
     a, b = ev("s", index=0), ev("s", index=1)
-    again = Event(2, a.id, "s", "note", "ide", None, t(5), b"{}")
+    again = Event(2, a.id, "s", "note", "ide", None, t(5), b"{}", EMPTY)
     assert [e.index for e in ingest.first_occurrences([a, b, again])] == [0, 1]
 
 

@@ -4,6 +4,7 @@ request is told. A gate holds the first statement open while the others queue.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,7 +30,8 @@ WHEN = datetime(2026, 5, 5, 12, tzinfo=UTC)
 
 def ev(session: str, event_id: str | None = None, payload: bytes = b"{}", minute: int = 0) -> Event:
     when = WHEN.replace(minute=minute)
-    return Event(0, event_id or unique("e"), session, "note", "cli", None, when, payload)
+    digest = hashlib.sha256(payload).digest()
+    return Event(0, event_id or unique("e"), session, "note", "cli", None, when, payload, digest)
 
 
 class Gate:

@@ -103,7 +103,8 @@ async def test_event_id_already_stored_in_another_session_creates_nothing(
     await alice.post([first])
     elsewhere = unique("s")
     response = await alice.post([{**first, "session_id": elsewhere}])
-    assert response.json() == {"accepted": 0, "duplicates": 1, "invalid": []}
+    # Another session is other content: a conflict since issue 13 (an added field).
+    assert response.json() == {"accepted": 0, "duplicates": 1, "invalid": [], "conflicts": 1}
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", elsewhere) == 0
     assert await orphan_events(db) == 0
 

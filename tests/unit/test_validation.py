@@ -124,7 +124,8 @@ CASES = [
         "extra-field",
     ),
     ({"source_detail": "x" * 201}, None, "long-source-detail"),
-    ({"source_detail": "a\u0000b"}, None, "nul-in-source-detail"),
+    # Any Unicode is kept (issue 13): the column holds it escaped (app/escaped.py).
+    ({"source_detail": "a\u0000b"}, [], "nul-in-source-detail"),
     ({"attributes": [1, 2]}, ["attributes: [1, 2] is not of type 'object'"], "attributes-array"),
 ]
 
@@ -139,6 +140,9 @@ def test_envelope_rules(change: dict[str, Any], expected: list[str] | None) -> N
             item.pop(key)
         else:
             item[key] = value
+    if expected == []:
+        assert not isinstance(check(item), Invalid)
+        return
     errors = errors_of(item)
     if expected is not None:
         assert errors == expected
@@ -226,7 +230,8 @@ def test_long_values_are_elided_in_messages_but_the_reason_stays() -> None:
 def test_event_over_the_size_limit_is_invalid() -> None:
     small = EventValidator(SCHEMA, max_event_bytes=200)
     outcome = small.check(4, event("s-1", text="x" * 300))
-    assert outcome == Invalid(4, ["event is larger than 200 bytes"])
+    message = "event is larger than 200 bytes"
+    assert outcome == Invalid(4, [message], [{"code": "too_large", "path": "", "message": message}])
 
 
 def test_classify_keeps_order_and_indexes() -> None:
@@ -291,7 +296,9 @@ def test_nesting_is_capped(attributes: dict[str, Any], ok: bool) -> None:
     if ok:
         assert isinstance(outcome, Event)
     else:
-        assert outcome == Invalid(0, ["attributes: nested deeper than 3 levels"])
+        message = "attributes: nested deeper than 3 levels"
+        detail = {"code": "too_deep", "path": "/attributes", "message": message}
+        assert outcome == Invalid(0, [message], [detail])
 
 
 def test_tool_input_nesting_is_capped_by_default() -> None:
@@ -299,7 +306,10 @@ def test_tool_input_nesting_is_capped_by_default() -> None:
     for _ in range(70):
         deep = [deep]
     outcome = check(event("s-1", "agent.tool_call", input=deep))
-    assert outcome == Invalid(0, ["input: nested deeper than 64 levels"])
+    message = "input: nested deeper than 64 levels"
+    assert outcome == Invalid(
+        0, [message], [{"code": "too_deep", "path": "/input", "message": message}]
+    )
 
 
 def test_brackets_inside_strings_are_not_nesting() -> None:
@@ -307,3 +317,64 @@ def test_brackets_inside_strings_are_not_nesting() -> None:
     shallow = EventValidator(SCHEMA, max_event_bytes=1 << 20, max_depth=3)
     outcome = shallow.check(0, event("s-1", attributes={"a": "[[[[{{{{", "b": ["]]"]}))
     assert isinstance(outcome, Event)
+
+
+DETAIL_CASES = [
+    ("note", {"source": None}, {"code": "required", "path": "/source"}),
+    ("note", {"source": "phone"}, {"code": "enum", "path": "/source"}),
+    ("note", {"id": "bad id"}, {"code": "pattern", "path": "/id"}),
+    ("note", {"source_detail": "x" * 201}, {"code": "max_length", "path": "/source_detail"}),
+    ("note", {"text": 3}, {"code": "type", "path": "/text"}),
+    ("note", {"occurred_at": "yesterday"}, {"code": "format", "path": "/occurred_at"}),
+    ("note", {"colour": "blue"}, {"code": "additional_property", "path": "/colour"}),
+    (
+        "agent.response",
+        {"usage": {"input_tokens": -1}},
+        {"code": "minimum", "path": "/usage/input_tokens"},
+    ),
+    (
+        "note",
+        {"attributes": {"a/b": {"c~d": 1}}, "text": None},
+        {"code": "required", "path": "/text"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("type_", "change", "expected"),
+    DETAIL_CASES,
+    ids=[
+        "required",
+        "enum",
+        "pattern",
+        "max-length",
+        "type",
+        "format",
+        "additional",
+        "nested-minimum",
+        "required-among-others",
+    ],
+)
+def test_each_error_has_a_code_and_a_json_pointer(
+    type_: str, change: dict[str, Any], expected: dict[str, str]
+) -> None:
+    item = (
+        event("s-1", type_)
+        if type_ != "agent.response"
+        else event("s-1", "agent.response", agent="A", response="r")
+    )
+    for key, value in change.items():
+        if value is None:
+            item.pop(key)
+        else:
+            item[key] = value
+    outcome = check(item)
+    assert isinstance(outcome, Invalid)
+    assert [{k: d[k] for k in ("code", "path")} for d in outcome.details][:1] == [expected]
+    assert [d["message"] for d in outcome.details] == outcome.errors
+
+
+def test_a_pointer_escapes_slash_and_tilde() -> None:
+    from app.validation import pointer
+
+    assert pointer(["attributes", "a/b", "c~d", 0]) == "/attributes/a~1b/c~0d/0"
