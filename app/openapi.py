@@ -55,6 +55,32 @@ INGEST_REQUEST_BODY: dict[str, Any] = {
     },
 }
 
+INGEST_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "results",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["items"]},
+        "description": (
+            "`items`: add `results`, one `{index, id, status, errors?, details?}` per item in "
+            "batch order (status accepted, duplicate, conflict or invalid), and each invalid "
+            "item's `details` (code, JSON Pointer path, message). Without it the answer is "
+            "v1's, plus `conflicts` when there is one."
+        ),
+    },
+    {
+        "name": "dry_run",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": (
+            "`true`: validate, check the key and the sessions' owners, and report which ids "
+            "are already stored (duplicate or conflict), writing nothing; always 200, with "
+            "the same shape (`accepted`: what would be new)."
+        ),
+    },
+]
+
 # The documented shape of Claude Code's hook inputs (the hooks reference's examples).
 CLAUDE_CODE_HOOK_BODY: dict[str, Any] = {
     "required": True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -82,6 +83,18 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle)
     return schema
+
+
+@functools.cache
+def _identifier_rule() -> tuple[int, int, re.Pattern[str]]:
+    rule = load_schema()["definitions"]["identifier"]
+    return rule["minLength"], rule["maxLength"], re.compile(rule["pattern"])
+
+
+def is_identifier(value: str) -> bool:
+    """Whether `value` could be an event or session id (only those can be stored)."""
+    shortest, longest, pattern = _identifier_rule()
+    return shortest <= len(value) <= longest and pattern.search(value) is not None
 
 
 def flatten_by_type(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,15 +22,20 @@ def free_port() -> int:
 
 
 class Service:
-    """A running `serve`; its output is kept for the test to read after it stops."""
+    """A running `serve`; its output is kept for the test to read after it stops.
+
+    The output goes to a file, not a pipe: a pipe nobody reads fills up after ~64 KiB of
+    access log, and the service then blocks on its next log line.
+    """
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.output = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self.process = subprocess.Popen(
             [SCRIPT, "serve", "--port", str(self.port), *args],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -41,12 +47,21 @@ class Service:
             except httpx.TransportError:
                 time.sleep(0.2)
         self.process.kill()
-        self.process.communicate()
-        pytest.fail("service did not become ready")
+        self.process.wait()
+        pytest.fail(f"service did not become ready: {self.read_output()[-2000:]}")
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, then (exit code, everything it printed)."""
         if self.process.poll() is None:
             self.process.terminate()
-        output, _ = self.process.communicate(timeout=30)
+        self.process.wait(timeout=30)
+        output = self.read_output()
+        self.output.close()
         return self.process.returncode, output
+
+    def read_output(self) -> str:
+        """Everything it printed so far (all of it once it has exited)."""
+        if self.output.closed:
+            return ""
+        self.output.seek(0)
+        return self.output.read()

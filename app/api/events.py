@@ -7,14 +7,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app import body, ingest, metrics
+from app import body, ingest, metrics, validation
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
 from app.deps import ConnDep, CurrentUser, get_credential, header, headers_of, resources_of
 from app.errors import BadRequest, NotFound
-from app.openapi import INGEST_REQUEST_BODY
+from app.openapi import INGEST_PARAMETERS, INGEST_REQUEST_BODY
 from app.pool import connection
 from app.repository import events as events_repo
-from app.schemas import EventDetail, IngestResult, error_responses
+from app.schemas import EventDetail, IngestResult, LookupRequest, LookupResult, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["events"])
 NO_OPTIONS = (False, False)
@@ -87,8 +87,33 @@ router.add_api_route(
         201: {"description": "At least one event was newly stored."},
         **error_responses(400, 401, 413, 415, 503),
     },
-    openapi_extra={"requestBody": INGEST_REQUEST_BODY},
+    openapi_extra={"requestBody": INGEST_REQUEST_BODY, "parameters": INGEST_PARAMETERS},
 )
+
+
+@router.post(
+    "/events/lookup/",
+    response_model=LookupResult,
+    responses=error_responses(400, 401, 503),
+)
+async def lookup_events(request: LookupRequest, conn: ConnDep, user_id: CurrentUser) -> Any:
+    """Which of these ids are stored in your sessions: a producer that lost its state
+    re-sends only the missing ones."""
+    for index, given in enumerate(request.ids):
+        try:
+            given.encode()
+        except UnicodeEncodeError:
+            raise BadRequest(f"ids.{index}: not valid Unicode (a lone surrogate)") from None
+    # An id that breaks the id rules was never stored (and may not even reach PostgreSQL:
+    # U+0000, lone surrogates).
+    possible = [i for i in request.ids if validation.is_identifier(i)]
+    found = await events_repo.stored_ids(conn, possible, user_id) if possible else set()
+    return OrjsonResponse(
+        {
+            "stored": [i for i in request.ids if i in found],
+            "missing": [i for i in request.ids if i not in found],
+        }
+    )
 
 
 @router.get(
@@ -96,7 +121,11 @@ router.add_api_route(
 )
 async def get_event(event_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
     """One event with its full payload, exactly as ingested."""
-    row = await events_repo.get_event(conn, event_id, user_id)
+    row = (
+        await events_repo.get_event(conn, event_id, user_id)
+        if validation.is_identifier(event_id)
+        else None
+    )
     if row is None:
         raise NotFound("event not found")
     row["payload"] = orjson.Fragment(row["payload"])

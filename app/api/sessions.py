@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from app import validation
 from app.api import API_PREFIX, OrjsonResponse
 from app.cursor import decode_cursor, encode_cursor
 from app.deps import ConnDep, CurrentUser
 from app.errors import NotFound
 from app.repository import events as events_repo
 from app.repository import sessions as sessions_repo
-from app.schemas import EventSummary, SessionOut, error_responses
+from app.schemas import EventSummary, SessionDetail, SessionOut, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["sessions"])
 
@@ -25,6 +26,42 @@ MAX_PAGE = 2000
 async def list_sessions(conn: ConnDep, user_id: CurrentUser) -> Any:
     """The requester's 50 most recent sessions, newest started_at first."""
     return OrjsonResponse(await sessions_repo.list_recent(conn, user_id, RECENT_SESSIONS))
+
+
+WARNING_MESSAGES = {
+    "tool_call_without_result": "{n} tool call(s) without a result (by call_id)",
+    "tool_result_without_call": "{n} tool result(s) without a call (by call_id)",
+    "event_after_stop": "{n} event(s) after the session's last session.stopped",
+    "stop_without_start": "{n} session.stopped without any session.started",
+}
+
+
+@router.get(
+    "/sessions/{session_id}/",
+    response_model=SessionDetail,
+    responses=error_responses(401, 404, 503),
+)
+async def get_session(session_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
+    """One of your sessions: counts, where to resume (its last event), integrity warnings."""
+    session = (
+        await sessions_repo.get_owned(conn, session_id, user_id)
+        if validation.is_identifier(session_id)
+        else None
+    )
+    if session is None:
+        raise NotFound("session not found")
+    last_id, last_at = session.pop("last_event_id"), session.pop("last_event_occurred_at")
+    session["last_event"] = {"id": last_id, "occurred_at": last_at} if last_id else None
+    session["warnings"] = [
+        {
+            "code": found["code"],
+            "message": WARNING_MESSAGES[found["code"]].format(n=found["count"]),
+            "count": found["count"],
+            "event_ids": found["event_ids"],
+        }
+        for found in await sessions_repo.find_warnings(conn, session_id)
+    ]
+    return OrjsonResponse(session)
 
 
 @router.get(
@@ -58,7 +95,11 @@ async def list_session_events(
     """A session's events without payloads, oldest first; follow `Link: rel="next"` for more."""
     limit = min(limit, MAX_PAGE)
     position = decode_cursor(after) if after is not None else None
-    if not await sessions_repo.is_owned(conn, session_id, user_id):
+    # An id that breaks the id rules names nothing (and U+0000 cannot even be sent to
+    # PostgreSQL).
+    if not validation.is_identifier(session_id) or not await sessions_repo.is_owned(
+        conn, session_id, user_id
+    ):
         raise NotFound("session not found")
     rows = await events_repo.list_session_events(conn, session_id, after=position, limit=limit + 1)
     headers = {}

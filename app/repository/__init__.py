@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.escaped import unescape
+
 # Failures that mean "the database is not there right now": the request may be retried.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
@@ -41,6 +43,13 @@ def rows_param(rows: list[tuple[Any, ...]]) -> str:
     same rows in microseconds, datetimes as RFC 3339 UTC with microseconds.
     """
     return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
+
+
+def plain(row: Any) -> dict[str, Any]:
+    """A row as a dict, its `source_detail` as it was sent (it may be stored escaped)."""
+    found = dict(row)
+    found["source_detail"] = unescape(found["source_detail"])
+    return found
 
 
 def transaction(conn: Any) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.repository import plain
+
 _SUMMARY_COLUMNS = (
     "e.id, e.session_id, e.type, e.source, e.source_detail, e.occurred_at, e.received_at"
 )
@@ -19,7 +21,7 @@ async def get_event(conn: Any, event_id: str, user_id: int) -> dict[str, Any] | 
         event_id,
         user_id,
     )
-    return dict(row) if row else None
+    return plain(row) if row else None
 
 
 async def list_session_events(
@@ -42,4 +44,15 @@ async def list_session_events(
             after[1],
             limit,
         )
-    return [dict(row) for row in rows]
+    return [plain(row) for row in rows]
+
+
+async def stored_ids(conn: Any, ids: list[str], user_id: int) -> set[str]:
+    """Which of `ids` are stored in sessions of `user_id`."""
+    rows = await conn.fetch(
+        "SELECT e.id FROM recording_event e JOIN recording_session s ON s.id = e.session_id "
+        "WHERE e.id = ANY($1::text[]) AND s.user_id = $2",
+        ids,
+        user_id,
+    )
+    return {row["id"] for row in rows}

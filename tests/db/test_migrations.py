@@ -65,3 +65,49 @@ def test_up_down_up(scratch_url: str) -> None:
 def test_migrations_match_the_table_metadata(scratch_url: str) -> None:
     migrate.upgrade(scratch_url)
     assert schema_diff(scratch_url) == []
+
+
+def test_0009_backfills_digests_and_escapes_marked_source_details(scratch_url: str) -> None:
+    """Rows stored before 0009 get the digest the service computes, and a source_detail
+    that starts with the escape mark reads back as it was stored."""
+    import hashlib
+
+    from app.escaped import unescape
+
+    migrate.upgrade(scratch_url, "0008")
+    payload = '{"id":"e-1","text":"h\\u00e9llo \\u0000 😀"}'
+
+    async def seed() -> None:
+        conn = await repository.connect(scratch_url)
+        try:
+            user = await conn.fetchval("INSERT INTO app_user (name) VALUES ('u') RETURNING id")
+            await conn.execute(
+                "INSERT INTO recording_session (id, user_id, source, source_detail, started_at) "
+                "VALUES ('s', $1, 'cli', E'\\x01odd', now())",
+                user,
+            )
+            await conn.execute(
+                "INSERT INTO recording_event (id, session_id, type, source, source_detail, "
+                "occurred_at, payload) VALUES ('e-1', 's', 'note', 'cli', E'\\x01odd', now(), $1)",
+                payload,
+            )
+        finally:
+            await conn.close()
+
+    async def read() -> tuple[Any, ...]:
+        conn = await repository.connect(scratch_url)
+        try:
+            row = await conn.fetchrow(
+                "SELECT e.digest, e.source_detail, s.source_detail AS session_detail "
+                "FROM recording_event e JOIN recording_session s ON s.id = e.session_id"
+            )
+            return tuple(row)
+        finally:
+            await conn.close()
+
+    asyncio.run(seed())
+    migrate.upgrade(scratch_url)
+    digest, event_detail, session_detail = asyncio.run(read())
+    assert digest == hashlib.sha256(payload.encode()).digest()
+    assert unescape(event_detail) == unescape(session_detail) == "\x01odd"
+    assert event_detail != "\x01odd"  # stored escaped

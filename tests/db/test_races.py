@@ -116,3 +116,47 @@ async def test_this_run_goes_through_pgbouncer(app: Any, db: Any, database_url: 
     assert settings.database_url.endswith("/recording") and settings.database_url != database_url
     expected = urlsplit(database_url).path.lstrip("/")
     assert await db.fetchval("SELECT current_database()") == expected
+
+
+async def test_two_services_racing_one_id_with_other_content_accept_one_and_conflict_one(
+    database_url: str, key: str, db: Any
+) -> None:
+    """Two service instances (each its own group committer and pool), one id, two contents,
+    sent at the same moment: exactly one is stored, the other is answered `conflict`."""
+    import threading
+
+    import httpx
+
+    from tests.served import serve
+
+    first, second = serve(database_url), serve(database_url)
+    try:
+        for round_ in range(12):
+            session = unique("race")
+            item = event(session, text="A")
+            versions = [(first.base, item), (second.base, {**item, "text": "B"})]
+            statuses: list[str] = []
+            barrier = threading.Barrier(2)
+
+            def send(
+                base: str, body: dict[str, Any], barrier: threading.Barrier, found: list[str]
+            ) -> None:
+                with httpx.Client(base_url=base, headers={"X-Clone-API-Key": key}) as client:
+                    barrier.wait()
+                    answer = client.post("/api/recording/events/?results=items", json=[body])
+                    found.append(answer.json()["results"][0]["status"])
+
+            threads = [
+                threading.Thread(target=send, args=(*v, barrier, statuses)) for v in versions
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert sorted(statuses) == ["accepted", "conflict"], (round_, statuses)
+            rows = await db.fetch("SELECT payload::text FROM recording_event WHERE id = $1",
+                                  item["id"])  # fmt: skip
+            assert len(rows) == 1
+    finally:
+        first.server.stop()
+        second.server.stop()

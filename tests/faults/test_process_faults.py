@@ -61,7 +61,7 @@ def service_factory(own_postgres: OwnPostgres) -> Iterator[Any]:
     for service in started:
         if service.process.poll() is None:
             service.process.kill()
-        service.stop()  # also closes its output pipe
+        service.stop()  # also closes its output file
 
 
 def big_batch(session: str, count: int = 1000, size: int = 20_000) -> list[dict[str, Any]]:
@@ -155,7 +155,8 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(
     wait_for_open_transaction(url)
     started = time.monotonic()
     service.process.send_signal(signal.SIGTERM)
-    output, _ = service.process.communicate(timeout=30)
+    service.process.wait(timeout=30)
+    output = service.read_output()
     elapsed = time.monotonic() - started
     thread.join(60)
     assert service.process.returncode == 0, output
