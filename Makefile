@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-pgbouncer run test check bench bench-sdk profile clean
+.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop profile clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib); writes bench/resul
 
 bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; writes bench/results/sdk.json
 	$(BIN)/python bench/sdk.py --output bench/results/sdk.json
+
+bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop); writes bench/results/openloop.json
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/openloop.py
 
 profile: $(STAMP) ## CPU per request by process, and a py-spy profile: make profile BATCH=1 WORKERS=1
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }

@@ -1,0 +1,255 @@
+"""Latency at a constant request rate (open loop), against the rate the service saturates at.
+
+The closed-loop p99s of `make bench` (16 connections pushing as fast as they can) measure
+queue length at saturation. Here requests are sent on a fixed schedule, the i-th at
+t0 + i/rate, whatever the answers do, and each latency is measured from that intended
+moment: a stall delays every request scheduled during it, and all of that delay is counted
+(no coordinated omission, as wrk2 does it). A connection pool grows as needed, so a slow
+answer never holds back the next send.
+
+For 100-event and 1-event batches: the saturation rate (closed loop, 16 connections, the
+same client), then 25%, 50% and 75% of it, each for `--seconds`. Run by `make bench-openloop`
+against `serve --workers 2` on a fresh database; writes JSON and a latency-vs-load plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import create_user, free_port, fresh_database, settle, start_service
+
+PATH = "/api/recording/events/"
+TEXT = "Refactor the parser: quoted names, café naïve 日本語, paths like C:/tmp/x. " * 8
+LOADS = (0.25, 0.50, 0.75)
+MAX_CONNECTIONS = 256
+
+
+@dataclass
+class Client:
+    """HTTP/1.1 keep-alive connections to one service, opened as needed and reused."""
+
+    port: int
+    key: str
+    query: str = ""
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+    opened: int = 0
+
+    async def post(self, body: bytes) -> int:
+        """Send on an idle connection, or a new one; a connection the service closed while
+        it was idle (keep-alive timeout) is dropped and the request sent on a new one."""
+        while self.idle:
+            reader, writer = self.idle.pop()
+            try:
+                return await self._exchange(reader, writer, body)
+            except (ConnectionError, RuntimeError, IndexError, asyncio.IncompleteReadError):
+                writer.close()
+                self.opened -= 1
+        if self.opened >= MAX_CONNECTIONS:
+            raise RuntimeError("connection pool exhausted: the rate is far past saturation")
+        self.opened += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        return await self._exchange(reader, writer, body)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, body: bytes
+    ) -> int:
+        head = (
+            f"POST {PATH}{self.query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-Clone-API-Key: {self.key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        writer.write(head + body)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        status = int(status_line.split()[1])  # IndexError: closed before answering
+        self.idle.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+class Batches:
+    """Fresh events, `size` a batch, spread over many sessions (as many producers are)."""
+
+    def __init__(self, run: str, size: int) -> None:
+        self.run, self.size, self.count = run, size, 0
+
+    def next(self) -> bytes:
+        self.count += 1
+        n = self.count
+        session = f"{self.run}-s{n % 512}"
+        events = ",".join(
+            f'{{"id":"{self.run}-{n}-{k}","session_id":"{session}",'
+            f'"occurred_at":"2026-05-05T12:00:00Z","source":"agent","type":"note",'
+            f'"text":"{TEXT}"}}'
+            for k in range(self.size)
+        )
+        return f"[{events}]".encode()
+
+
+async def saturation(client: Client, batches: Batches, seconds: float, connections: int) -> float:
+    """Requests per second with `connections` senders that never wait for a schedule."""
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    async def sender() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            status = await client.post(batches.next())
+            assert status in (200, 201), status
+            done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(sender() for _ in range(connections)))
+    return done / (time.monotonic() - started)
+
+
+async def open_loop(
+    client: Client, batches: Batches, rate: float, seconds: float
+) -> dict[str, Any]:
+    """Send at `rate` for `seconds`; latencies from each request's intended start."""
+    latencies: list[float] = []
+    failures = 0
+    tasks = set()
+    total = int(rate * seconds)
+    start = time.monotonic() + 0.05
+
+    async def fire(intended: float) -> None:
+        nonlocal failures
+        status = await client.post(batches.next())
+        latencies.append(time.monotonic() - intended)
+        if status not in (200, 201):
+            failures += 1
+
+    for i in range(total):
+        intended = start + i / rate
+        delay = intended - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif i % 16 == 0:
+            await asyncio.sleep(0)  # behind schedule: let the started requests run too
+        task = asyncio.create_task(fire(intended))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    ordered = sorted(latencies)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {
+        "rate": round(rate, 1),
+        "requests": total,
+        "achieved_rate": round(total / (time.monotonic() - start), 1),
+        "p50_ms": at(0.50),
+        "p90_ms": at(0.90),
+        "p99_ms": at(0.99),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "failures": failures,
+        "connections": client.opened,
+    }
+
+
+async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for size in args.batches:
+        client = Client(port, key)
+        run = f"ol{size}-{time.time_ns()}"
+        await saturation(client, Batches(run + "w", size), 2, 16)  # warm up
+        await settle(url)
+        rate = await saturation(client, Batches(run, size), args.saturation_seconds, 16)
+        points = []
+        for share in LOADS:
+            await settle(url)
+            point = await open_loop(client, Batches(f"{run}-{share}", size), rate * share,
+                                    args.seconds)  # fmt: skip
+            point["load"] = share
+            points.append(point)
+            print(
+                f"{size}-event batches at {share:.0%} of {rate:,.0f} req/s: "
+                f"p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
+                f"max {point['max_ms']} ms, {point['failures']} failures",
+                flush=True,
+            )
+        client.close()
+        results[f"{size}-event"] = {"saturation_rps": round(rate, 1), "points": points}
+    return results
+
+
+def plot(results: dict[str, Any], image: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    for axis, (name, result) in zip(axes[0], results.items(), strict=True):
+        loads = [p["load"] * 100 for p in result["points"]]
+        for key, style in (("p50_ms", "o-"), ("p99_ms", "s-"), ("max_ms", "x--")):
+            axis.plot(loads, [p[key] for p in result["points"]], style, label=key[:-3])
+        axis.set_title(f"{name} batches (saturation {result['saturation_rps']:,.0f} req/s)")
+        axis.set_xlabel("load, % of saturation (open loop)")
+        axis.set_ylabel("latency from intended start, ms")
+        axis.set_yscale("log")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(image, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, nargs="+", default=[100, 1])
+    parser.add_argument("--seconds", type=float, default=15.0, help="per load point")
+    parser.add_argument("--saturation-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the service (e.g. STORE_CONCURRENCY=2)",
+    )
+    parser.add_argument("--output", type=Path, default=Path("bench/results/openloop.json"))
+    parser.add_argument("--plot", type=Path, default=Path("docs/performance-openloop.png"))
+    args = parser.parse_args()
+    try:  # the client's own overhead counts in every latency: keep it small
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    with fresh_database() as url:
+        port = free_port()
+        log = args.output.with_suffix(".log")
+        extra = dict(pair.split("=", 1) for pair in args.env)
+        service = start_service(url, 2, port, log, extra)
+        try:
+            _, key = asyncio.run(create_user(url, "openloop"))
+            results = asyncio.run(measure(port, key, url, args))
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+            log.unlink(missing_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
