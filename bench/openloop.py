@@ -25,7 +25,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import create_user, free_port, fresh_database, settle, start_service
+from bench.run import (
+    create_user,
+    free_port,
+    fresh_database,
+    measure_ceiling,
+    settle,
+    start_service,
+)
 
 PATH = "/api/recording/events/"
 TEXT = "Refactor the parser: quoted names, café naïve 日本語, paths like C:/tmp/x. " * 8
@@ -167,7 +174,9 @@ async def open_loop(
 
 
 async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    ceiling = await measure_ceiling(url, 16, 100, args.saturation_seconds)
+    results: dict[str, Any] = {"ceiling_rows_per_s": round(ceiling["rows_per_s"])}
+    print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
     for size in args.batches:
         client = Client(port, key)
         run = f"ol{size}-{time.time_ns()}"
@@ -188,7 +197,11 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
                 flush=True,
             )
         client.close()
-        results[f"{size}-event"] = {"saturation_rps": round(rate, 1), "points": points}
+        results[f"{size}-event"] = {
+            "saturation_rps": round(rate, 1),
+            "saturation_events_per_s": round(rate * size),
+            "points": points,
+        }
     return results
 
 
@@ -198,8 +211,9 @@ def plot(results: dict[str, Any], image: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
-    for axis, (name, result) in zip(axes[0], results.items(), strict=True):
+    scenarios = {name: r for name, r in results.items() if isinstance(r, dict)}
+    figure, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4), squeeze=False)
+    for axis, (name, result) in zip(axes[0], scenarios.items(), strict=True):
         loads = [p["load"] * 100 for p in result["points"]]
         for key, style in (("p50_ms", "o-"), ("p99_ms", "s-"), ("max_ms", "x--")):
             axis.plot(loads, [p[key] for p in result["points"]], style, label=key[:-3])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -129,9 +130,10 @@ async def create_user(url: str, name: str) -> tuple[int, str]:
 
 
 CEILING_SQL = """
-INSERT INTO bench_ceiling (id, session_id, type, source, source_detail, occurred_at, payload)
+INSERT INTO bench_ceiling
+    (id, session_id, type, source, source_detail, occurred_at, payload, digest)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::timestamptz[], $7::json[])
+                     $6::timestamptz[], $7::json[], $8::bytea[])
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
@@ -161,6 +163,7 @@ async def measure_ceiling(url: str, connections: int, rows: int, seconds: float)
         "CREATE TABLE bench_ceiling (LIKE recording_event INCLUDING ALL)",
     )
     body = payload(0)
+    digest = hashlib.sha256(body.encode()).digest()
     latencies: list[float] = []
     inserted = 0
 
@@ -182,6 +185,7 @@ async def measure_ceiling(url: str, connections: int, rows: int, seconds: float)
                     [None] * rows,
                     [ORIGIN] * rows,
                     [body] * rows,
+                    [digest] * rows,  # the stored row has one since migration 0009
                 )
                 latencies.append(time.perf_counter() - started)
                 inserted += len(result)
