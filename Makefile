@@ -39,11 +39,12 @@ check: $(STAMP) ## Lint and type-check
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib); writes bench/results/ and docs/performance.png
+bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib): closed loop, then open loop; writes bench/results/ and docs/*.png
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py --output bench/results/latest.json
 	$(BIN)/python bench/plot.py bench/results/latest.json docs/performance.png
+	$(BIN)/python bench/openloop.py
 
 bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; writes bench/results/sdk.json
 	$(BIN)/python bench/sdk.py --output bench/results/sdk.json
