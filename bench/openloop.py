@@ -232,6 +232,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 1])
     parser.add_argument("--seconds", type=float, default=15.0, help="per load point")
     parser.add_argument("--saturation-seconds", type=float, default=8.0)
+    parser.add_argument("--workers", type=int, default=2, help="serve --workers N")
     parser.add_argument(
         "--env",
         action="append",
@@ -252,7 +253,7 @@ def main() -> int:
         port = free_port()
         log = args.output.with_suffix(".log")
         extra = dict(pair.split("=", 1) for pair in args.env)
-        service = start_service(url, 2, port, log, extra)
+        service = start_service(url, args.workers, port, log, extra)
         try:
             _, key = asyncio.run(create_user(url, "openloop"))
             results = asyncio.run(measure(port, key, url, args))
