@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import repository
-from app.errors import Unauthorized
+from app.errors import Forbidden, ServiceError, Unauthorized
 from app.repository import api_keys as keys_repo
 
 KEY_PREFIX = "rec_"
@@ -28,9 +28,9 @@ def key_prefix(key: str) -> str:
     return key[:PREFIX_LENGTH]
 
 
-async def issue_key(conn: Any, user_id: int) -> str:
+async def issue_key(conn: Any, user_id: int, scope: str = "all") -> str:
     key = new_key()
-    await keys_repo.insert_key(conn, user_id, key_prefix(key), digest(key))
+    await keys_repo.insert_key(conn, user_id, key_prefix(key), digest(key), scope)
     return key
 
 
@@ -63,9 +63,30 @@ def credential(key: str | None) -> Credential:
     return Credential(key_prefix(key), digest(key))
 
 
-async def verify(conn: Any, given: Credential) -> int:
-    """The user id behind a live key, or Unauthorized."""
-    user_id = await keys_repo.find_active_user(conn, given.prefix, given.digest)
-    if user_id is None:
+# What each scope may do: `ingest` sends (events, hooks, OTLP), `read` reads them back.
+SCOPES = ("ingest", "read", "all")
+ALLOWED = {"ingest": {"ingest", "all"}, "read": {"read", "all"}, "any": set(SCOPES)}
+
+
+def out_of_scope(scope: str, need: str) -> Forbidden:
+    return Forbidden(f"this key's scope is {scope!r}; this operation needs a {need!r} key")
+
+
+async def verify(conn: Any, given: Credential, need: str = "read") -> int:
+    """The user id behind a live key that may do `need` (ingest, read or any); else
+    Unauthorized (no such live key) or Forbidden (a key of another scope)."""
+    found = await keys_repo.find_active_key(conn, given.prefix, given.digest)
+    if found is None:
         raise Unauthorized(INVALID)
+    user_id, scope = found
+    if scope not in ALLOWED[need]:
+        raise out_of_scope(scope, need)
     return user_id
+
+
+async def refusal(conn: Any, given: Credential) -> ServiceError:
+    """Why a key the batch store refused was refused: revoked or unknown, or a read key."""
+    found = await keys_repo.find_active_key(conn, given.prefix, given.digest)
+    if found is not None and found[1] not in ALLOWED["ingest"]:
+        return out_of_scope(found[1], "ingest")
+    return Unauthorized(INVALID)

@@ -13,6 +13,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -141,18 +142,35 @@ def users_create(name: str) -> None:
     typer.echo(created[1])
 
 
+class Scope(StrEnum):
+    ingest = "ingest"
+    read = "read"
+    all = "all"
+
+
 @keys_cli.command("create")
-def keys_create(user: str) -> None:
+def keys_create(
+    user: str,
+    scope: Annotated[
+        Scope,
+        typer.Option(
+            help="ingest: may only send (events, hooks, OTLP) and look up what it sent; "
+            "read: may only read; all: both."
+        ),
+    ] = Scope.all,
+) -> None:
     """Create another API key for USER; the key alone is the last line."""
 
     async def work(conn: Any) -> str | None:
         user_id = await keys_repo.find_user(conn, user)
-        return await auth.issue_key(conn, user_id) if user_id is not None else None
+        if user_id is None:
+            return None
+        return await auth.issue_key(conn, user_id, scope.value)
 
     key = _run_with_connection(work)
     if key is None:
         _fail(f"no user named {user!r}")
-    typer.echo(f"New API key for {user!r}, shown once:")
+    typer.echo(f"New {scope.value!r} API key for {user!r}, shown once:")
     typer.echo(key)
 
 
@@ -170,7 +188,10 @@ def keys_list(user: str) -> None:
         return
     for key in keys:
         state = f"revoked {key['revoked_at']:%Y-%m-%dT%H:%M:%SZ}" if key["revoked_at"] else "active"
-        typer.echo(f"{key['prefix']}…  created {key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}")
+        typer.echo(
+            f"{key['prefix']}…  {key['scope']:<6}  created "
+            f"{key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}"
+        )
 
 
 @keys_cli.command("revoke")

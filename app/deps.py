@@ -91,7 +91,14 @@ CredentialDep = Annotated[auth.Credential, Depends(_credential_dep)]
 
 
 async def get_current_user(given: CredentialDep, conn: ConnDep) -> int:
-    return await auth.verify(conn, given)
+    """The caller of a read: a `read` or `all` key (an ingest key is a 403)."""
+    return await auth.verify(conn, given, need="read")
+
+
+async def get_any_user(given: CredentialDep, conn: ConnDep) -> int:
+    """The caller of what any key may do (lookup, a session's resume point)."""
+    return await auth.verify(conn, given, need="any")
 
 
 CurrentUser = Annotated[int, Depends(get_current_user)]
+AnyKeyUser = Annotated[int, Depends(get_any_user)]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import metrics, repository
-from app.repository import batches
+from app.repository import api_keys, batches
 from app.repository.batches import Batch, Stored
 
 ATTEMPTS = 3
@@ -147,8 +147,21 @@ class GroupCommitter:
                     metrics.record_store(len(group))
                     if any(outcome.unseen for outcome in outcomes):
                         outcomes = await _compare_unseen(conn, group, outcomes)
+                    if not all(outcome.authorized for outcome in outcomes):
+                        outcomes = await _scopes_of_refused(conn, group, outcomes)
                     return outcomes
         raise AssertionError("unreachable")
+
+
+async def _scopes_of_refused(conn: Any, group: list[Batch], outcomes: list[Stored]) -> list[Stored]:
+    """A refused key may be live but of the read scope: that is a 403, not a 401."""
+    found = []
+    for batch, outcome in zip(group, outcomes, strict=True):
+        if not outcome.authorized:
+            key = await api_keys.find_active_key(conn, batch.caller.prefix, batch.caller.digest)
+            outcome = dataclasses.replace(outcome, scope=key[1] if key else None)
+        found.append(outcome)
+    return found
 
 
 async def _compare_unseen(conn: Any, group: list[Batch], outcomes: list[Stored]) -> list[Stored]:

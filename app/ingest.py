@@ -131,7 +131,11 @@ async def _store(
     firsts = first_occurrences(events)
     stored = await committer.store(Batch(caller, firsts))
     if not stored.authorized:
-        raise Unauthorized(auth.INVALID)
+        raise (
+            auth.out_of_scope(stored.scope, "ingest")
+            if stored.scope
+            else Unauthorized(auth.INVALID)
+        )
     return _outcome(events, firsts, stored, invalid_items, detailed=detailed)
 
 
@@ -204,7 +208,7 @@ async def preview_batch(
     items = list(items)
     ids = _ids_of(items)
     events, invalid_items = validator.classify(items)
-    user_id = await auth.verify(conn, caller)
+    user_id = await auth.verify(conn, caller, need="ingest")
     firsts = first_occurrences(events)
     owners, digests = await batches.preview(
         conn, sorted({e.session_id for e in firsts}), [e.id for e in firsts]

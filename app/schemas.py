@@ -218,6 +218,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     meanings = {
         400: "Malformed request (see detail).",
         401: "Missing, unknown or revoked API key.",
+        403: "The key's scope does not allow this (an ingest key reading, a read key sending).",
         404: "Unknown, or owned by another user.",
         413: "Body larger than the limit (after decompression).",
         415: "Content-Type is not application/json.",

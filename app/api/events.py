@@ -9,7 +9,15 @@ from fastapi import APIRouter, Request, Response
 
 from app import body, ingest, metrics, validation
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
-from app.deps import ConnDep, CurrentUser, get_credential, header, headers_of, resources_of
+from app.deps import (
+    AnyKeyUser,
+    ConnDep,
+    CurrentUser,
+    get_credential,
+    header,
+    headers_of,
+    resources_of,
+)
 from app.errors import BadRequest, NotFound
 from app.openapi import INGEST_PARAMETERS, INGEST_REQUEST_BODY
 from app.pool import connection
@@ -85,7 +93,7 @@ router.add_api_route(
             "description": "Nothing new was stored (all duplicates or invalid).",
         },
         201: {"description": "At least one event was newly stored."},
-        **error_responses(400, 401, 413, 415, 503),
+        **error_responses(400, 401, 403, 413, 415, 503),
     },
     openapi_extra={"requestBody": INGEST_REQUEST_BODY, "parameters": INGEST_PARAMETERS},
 )
@@ -96,7 +104,7 @@ router.add_api_route(
     response_model=LookupResult,
     responses=error_responses(400, 401, 503),
 )
-async def lookup_events(request: LookupRequest, conn: ConnDep, user_id: CurrentUser) -> Any:
+async def lookup_events(request: LookupRequest, conn: ConnDep, user_id: AnyKeyUser) -> Any:
     """Which of these ids are stored in your sessions: a producer that lost its state
     re-sends only the missing ones."""
     for index, given in enumerate(request.ids):
@@ -117,7 +125,7 @@ async def lookup_events(request: LookupRequest, conn: ConnDep, user_id: CurrentU
 
 
 @router.get(
-    "/events/{event_id}/", response_model=EventDetail, responses=error_responses(401, 404, 503)
+    "/events/{event_id}/", response_model=EventDetail, responses=error_responses(401, 403, 404, 503)
 )
 async def get_event(event_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
     """One event with its full payload, exactly as ingested."""

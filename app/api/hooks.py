@@ -58,7 +58,7 @@ router.add_api_route(
             ),
             "content": {"application/json": {"example": {}}},
         },
-        **error_responses(400, 401, 413, 415, 503),
+        **error_responses(400, 401, 403, 413, 415, 503),
     },
     openapi_extra={"requestBody": CLAUDE_CODE_HOOK_BODY},
 )

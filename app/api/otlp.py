@@ -26,7 +26,7 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_REASONS = 3
 # google.rpc.Code for each status we answer with.
-GRPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14}
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def _encoding(content_type: str | None) -> str:
@@ -76,7 +76,8 @@ async def post_logs(request: Request) -> Response:
         events = [otlp.to_event(record, received_at) for record in records]
         rejected: list[str] = []
         size = resources.settings.max_batch_items
-        for start in range(0, len(events), size):
+        # An empty export still goes to the store statement once: it checks the key.
+        for start in range(0, max(len(events), 1), size):
             chunk = events[start : start + size]
             result = await ingest.ingest_batch(
                 resources.committer, caller, chunk, resources.validator
@@ -124,6 +125,7 @@ router.add_api_route(
             for status, meaning in {
                 400: "The body is not an ExportLogsServiceRequest in its declared encoding.",
                 401: "Missing, unknown or revoked API key.",
+                403: "A read-only key: sending needs an ingest (or all) key.",
                 413: "Body larger than the limit (after decompression).",
                 415: "Content-Type is neither application/x-protobuf nor application/json.",
                 503: "Database unavailable; the exporter retries after Retry-After seconds.",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from app import validation
 from app.api import API_PREFIX, OrjsonResponse
 from app.cursor import decode_cursor, encode_cursor
-from app.deps import ConnDep, CurrentUser
+from app.deps import AnyKeyUser, ConnDep, CurrentUser
 from app.errors import NotFound
 from app.repository import events as events_repo
 from app.repository import sessions as sessions_repo
@@ -22,7 +22,7 @@ DEFAULT_PAGE = 500
 MAX_PAGE = 2000
 
 
-@router.get("/sessions/", response_model=list[SessionOut], responses=error_responses(401, 503))
+@router.get("/sessions/", response_model=list[SessionOut], responses=error_responses(401, 403, 503))
 async def list_sessions(conn: ConnDep, user_id: CurrentUser) -> Any:
     """The requester's 50 most recent sessions, newest started_at first."""
     return OrjsonResponse(await sessions_repo.list_recent(conn, user_id, RECENT_SESSIONS))
@@ -41,7 +41,7 @@ WARNING_MESSAGES = {
     response_model=SessionDetail,
     responses=error_responses(401, 404, 503),
 )
-async def get_session(session_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
+async def get_session(session_id: str, conn: ConnDep, user_id: AnyKeyUser) -> Any:
     """One of your sessions: counts, where to resume (its last event), integrity warnings."""
     session = (
         await sessions_repo.get_owned(conn, session_id, user_id)
@@ -77,7 +77,7 @@ async def get_session(session_id: str, conn: ConnDep, user_id: CurrentUser) -> A
                 }
             },
         },
-        **error_responses(400, 401, 404, 503),
+        **error_responses(400, 401, 403, 404, 503),
     },
 )
 async def list_session_events(

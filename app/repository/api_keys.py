@@ -18,35 +18,42 @@ async def find_user(conn: Any, name: str) -> int | None:
     return int(user_id) if user_id is not None else None
 
 
-async def insert_key(conn: Any, user_id: int, prefix: str, digest: bytes) -> None:
+async def insert_key(
+    conn: Any, user_id: int, prefix: str, digest: bytes, scope: str = "all"
+) -> None:
     await conn.execute(
-        "INSERT INTO api_key (user_id, prefix, digest) VALUES ($1, $2, $3)",
+        "INSERT INTO api_key (user_id, prefix, digest, scope) VALUES ($1, $2, $3, $4)",
         user_id,
         prefix,
         digest,
+        scope,
     )
 
 
 def active_key_user_sql(prefix: str, digest: str) -> str:
-    """The user of the live key with this prefix and digest (SQL expressions); the batch
-    store embeds it once per batch."""
+    """The user of the live key with this prefix and digest (SQL expressions) that may
+    ingest; the batch store embeds it once per batch. A read key is not one of them: the
+    caller asks `find_active_key` which of 401 and 403 to answer."""
     return (
         f"SELECT user_id FROM api_key WHERE prefix = {prefix} AND digest = {digest} "
-        "AND revoked_at IS NULL"
+        "AND revoked_at IS NULL AND scope <> 'read'"
     )
 
 
-ACTIVE_KEY_USER_SQL = active_key_user_sql("$1", "$2")
-
-
-async def find_active_user(conn: Any, prefix: str, digest: bytes) -> int | None:
-    user_id = await conn.fetchval(ACTIVE_KEY_USER_SQL, prefix, digest)
-    return int(user_id) if user_id is not None else None
+async def find_active_key(conn: Any, prefix: str, digest: bytes) -> tuple[int, str] | None:
+    """(user id, scope) of the live key with this prefix and digest."""
+    row = await conn.fetchrow(
+        "SELECT user_id, scope FROM api_key WHERE prefix = $1 AND digest = $2 "
+        "AND revoked_at IS NULL",
+        prefix,
+        digest,
+    )
+    return (int(row["user_id"]), str(row["scope"])) if row is not None else None
 
 
 async def list_keys(conn: Any, user_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT prefix, created_at, revoked_at FROM api_key WHERE user_id = $1 ORDER BY id",
+        "SELECT prefix, scope, created_at, revoked_at FROM api_key WHERE user_id = $1 ORDER BY id",
         user_id,
     )
     return [dict(row) for row in rows]

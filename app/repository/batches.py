@@ -213,6 +213,7 @@ class Stored:
     conflicts: list[int] = field(default_factory=list)  # repeated, with another digest
     unseen: list[int] = field(default_factory=list)  # repeated, stored by a concurrent
     # statement after this one's snapshot: its digest is still to be compared
+    scope: str | None = None  # when not authorized: the scope of a live key that may not ingest
 
 
 async def store_batches(conn: Any, rows: Rows) -> list[Stored]:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -46,6 +47,14 @@ api_key = Table(
     Column("digest", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+    # ingest | read | all (migration 0010)
+    Column(
+        "scope",
+        Text,
+        CheckConstraint("scope IN ('ingest', 'read', 'all')", name="api_key_scope_check"),
+        nullable=False,
+        server_default="all",
+    ),
 )
 
 recording_session = Table(

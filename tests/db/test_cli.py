@@ -120,3 +120,16 @@ def test_two_workers_share_the_port_and_their_metrics(database_url: str) -> None
     prefix = 'recording_ingest_events_total{outcome="accepted"} '
     line = next(x for x in metrics.splitlines() if x.startswith(prefix))
     assert float(line.removeprefix(prefix)) == 12.0
+
+
+def test_keys_carry_a_scope_that_list_shows(cli_env: dict[str, str]) -> None:
+    name = f"cli-{time.time_ns()}"
+    first = last_line(run(cli_env, "users", "create", name))
+    ingest = run(cli_env, "keys", "create", name, "--scope", "ingest")
+    assert "New 'ingest' API key" in ingest.stdout
+    read = last_line(run(cli_env, "keys", "create", name, "--scope", "read"))
+    listing = run(cli_env, "keys", "list", name).stdout.splitlines()
+    scopes = {line.split("…")[0]: line.split()[1] for line in listing}
+    assert scopes == {first[:12]: "all", last_line(ingest)[:12]: "ingest", read[:12]: "read"}
+    refused = run(cli_env, "keys", "create", name, "--scope", "admin", ok=False)
+    assert "admin" in refused.stderr

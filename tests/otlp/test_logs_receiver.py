@@ -445,5 +445,11 @@ def test_the_openapi_document_describes_the_receiver(served: Served) -> None:
         "application/x-protobuf",
         "application/json",
     }
-    assert set(operation["responses"]) == {"200", "400", "401", "413", "415", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "415", "503"}
     assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerKey": []}]
+
+
+def test_an_empty_export_still_checks_the_key(served: Served, key: str) -> None:
+    assert post(served.base, b"", "application/x-protobuf", key).status_code == 200
+    refused = post(served.base, b"", "application/x-protobuf", "rec_wrong")
+    assert refused.status_code == 401
