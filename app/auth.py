@@ -65,7 +65,12 @@ def credential(key: str | None) -> Credential:
 
 # What each scope may do: `ingest` sends (events, hooks, OTLP), `read` reads them back.
 SCOPES = ("ingest", "read", "all")
-ALLOWED = {"ingest": {"ingest", "all"}, "read": {"read", "all"}, "any": set(SCOPES)}
+ALLOWED = {
+    "ingest": {"ingest", "all"},
+    "read": {"read", "all"},
+    "all": {"all"},
+    "any": set(SCOPES),
+}
 
 
 def out_of_scope(scope: str, need: str) -> Forbidden:

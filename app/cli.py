@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging.config
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from app import auth, migrate, repository
+from app import audit, auth, migrate, repository
 from app.embedded import embedded_url
 from app.logs import log_config
 from app.metrics import MULTIPROCESS_ENV
@@ -138,6 +139,7 @@ def users_create(name: str) -> None:
     if created is None:
         _fail(f"user {name!r} already exists; use `keys create {name}` for another key")
         return
+    _audit("key.created", user=name, prefix=auth.key_prefix(created[1]), scope="all")
     typer.echo(f"Created user {name!r}. Its API key is shown once:")
     typer.echo(created[1])
 
@@ -170,6 +172,8 @@ def keys_create(
     key = _run_with_connection(work)
     if key is None:
         _fail(f"no user named {user!r}")
+        return
+    _audit("key.created", user=user, prefix=auth.key_prefix(key), scope=scope.value)
     typer.echo(f"New {scope.value!r} API key for {user!r}, shown once:")
     typer.echo(key)
 
@@ -207,7 +211,14 @@ def keys_revoke(key_or_prefix: str) -> None:
 
     if not _run_with_connection(work):
         _fail(f"no active key matches {prefix!r}")
+    _audit("key.revoked", prefix=prefix)
     typer.echo(f"revoked {prefix}…")
+
+
+def _audit(action: str, **facts: Any) -> None:
+    """An audit line on stderr (JSON, as the service writes its own)."""
+    logging.config.dictConfig(log_config())
+    audit.record(action, **facts)
 
 
 def register(root: typer.Typer) -> None:

@@ -100,5 +100,11 @@ async def get_any_user(given: CredentialDep, conn: ConnDep) -> int:
     return await auth.verify(conn, given, need="any")
 
 
+async def get_full_user(given: CredentialDep, conn: ConnDep) -> int:
+    """The caller of what neither sends nor reads (deleting): an `all` key only."""
+    return await auth.verify(conn, given, need="all")
+
+
 CurrentUser = Annotated[int, Depends(get_current_user)]
+FullKeyUser = Annotated[int, Depends(get_full_user)]
 AnyKeyUser = Annotated[int, Depends(get_any_user)]

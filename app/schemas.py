@@ -198,6 +198,11 @@ class SessionDetail(SessionOut):
     }
 
 
+class SessionDeleted(BaseModel):
+    session_id: str
+    deleted_events: int
+
+
 class LookupRequest(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=1000, description="1–1000 event ids.")
 

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from app import validation
+from app import audit, validation
 from app.api import API_PREFIX, OrjsonResponse
 from app.cursor import decode_cursor, encode_cursor
-from app.deps import AnyKeyUser, ConnDep, CurrentUser
+from app.deps import AnyKeyUser, ConnDep, CurrentUser, FullKeyUser
 from app.errors import NotFound
 from app.repository import events as events_repo
 from app.repository import sessions as sessions_repo
-from app.schemas import EventSummary, SessionDetail, SessionOut, error_responses
+from app.schemas import EventSummary, SessionDeleted, SessionDetail, SessionOut, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["sessions"])
 
@@ -62,6 +62,26 @@ async def get_session(session_id: str, conn: ConnDep, user_id: AnyKeyUser) -> An
         for found in await sessions_repo.find_warnings(conn, session_id)
     ]
     return OrjsonResponse(session)
+
+
+@router.delete(
+    "/sessions/{session_id}/",
+    response_model=SessionDeleted,
+    responses=error_responses(401, 403, 404, 503),
+)
+async def delete_session(session_id: str, conn: ConnDep, user_id: FullKeyUser) -> Any:
+    """Delete one of your sessions and all its events, at once (an `all` key only).
+
+    Their ids are free again: an event re-sent after this is stored anew."""
+    deleted = (
+        await sessions_repo.delete_owned(conn, session_id, user_id)
+        if validation.is_identifier(session_id)
+        else None
+    )
+    if deleted is None:
+        raise NotFound("session not found")
+    audit.record("session.deleted", user_id=user_id, session_id=session_id, events=deleted)
+    return OrjsonResponse({"session_id": session_id, "deleted_events": deleted})
 
 
 @router.get(

@@ -96,3 +96,21 @@ FROM found GROUP BY code ORDER BY code
 async def find_warnings(conn: Any, session_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(WARNINGS_SQL, session_id)
     return [dict(row) for row in rows]
+
+
+async def delete_owned(conn: Any, session_id: str, user_id: int) -> int | None:
+    """Delete a session of `user_id` and its events in one transaction; how many events
+    went, or None when the user has no such session. The session row is deleted (and so
+    locked) first: a batch storing into it meanwhile waits, then makes it anew."""
+    async with conn.transaction():
+        deleted = await conn.fetchval(
+            "DELETE FROM recording_session WHERE id = $1 AND user_id = $2 RETURNING id",
+            session_id,
+            user_id,
+        )
+        if deleted is None:
+            return None
+        status: str = await conn.execute(
+            "DELETE FROM recording_event WHERE session_id = $1", session_id
+        )
+    return int(status.split()[-1])

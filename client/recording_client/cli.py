@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
+from urllib.parse import quote
 
 try:
     import typer
@@ -31,7 +32,7 @@ from recording_client.recorder import Recorder
 from recording_client.spool_status import spools_in
 
 PLUGIN_GROUP = "clone_recording.commands"
-PRODUCER_COMMANDS = {"send", "spool", "hook", "import"}
+PRODUCER_COMMANDS = {"send", "spool", "hook", "import", "sessions"}
 CHUNK = 1000  # events read, then recorded in one spool transaction
 BACKLOG = 50_000  # events waiting before reading pauses (bounded memory and spool)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -45,6 +46,8 @@ spool_cli = typer.Typer(help="What waits in the spool, and sending it now.", no_
 cli.add_typer(spool_cli, name="spool")
 hook_cli = typer.Typer(help="Record an agent through its own hooks.", no_args_is_help=True)
 cli.add_typer(hook_cli, name="hook")
+sessions_cli = typer.Typer(help="Your recorded sessions.", no_args_is_help=True)
+cli.add_typer(sessions_cli, name="sessions")
 import_cli = typer.Typer(
     help="Record past sessions from an agent's own files.", no_args_is_help=True
 )
@@ -469,6 +472,39 @@ def _transcript_lines(paths: list[Path]) -> Iterator[Line]:
                 for entry in claude_code.read_transcript([raw]):
                     for event in transcript.events(entry):
                         yield Line(number, event, label=label)
+
+
+@sessions_cli.command("delete")
+def sessions_delete(
+    session: Annotated[str, typer.Argument(help="The session's id.")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = ...,  # type: ignore[assignment]
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete SESSION and all its events (needs an `all` key). Their ids are free again: an
+    event re-sent afterwards (a spool still holding it) is stored anew."""
+    import httpx
+
+    if not yes:
+        typer.confirm(f"Delete session {session!r} and all its events?", abort=True)
+    try:
+        answer = httpx.delete(
+            f"{url.rstrip('/')}/api/recording/sessions/{quote(session, safe='')}/",
+            headers={"X-Clone-API-Key": key},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if answer.status_code != 200:
+        detail = (
+            answer.json().get("detail")
+            if answer.headers.get("content-type", "").startswith("application/json")
+            else answer.text[:200]
+        )
+        typer.echo(f"not deleted: HTTP {answer.status_code}: {detail}", err=True)
+        raise typer.Exit(2 if answer.status_code in (403, 404) else 1)
+    typer.echo(f"deleted session {session!r} and its {answer.json()['deleted_events']:,} events")
 
 
 def _load_plugins() -> None:

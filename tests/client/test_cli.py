@@ -157,3 +157,20 @@ def test_the_producer_commands_do_not_import_the_service() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Send events from FILE" in done.stdout
+
+
+async def test_sessions_delete_removes_a_session_and_says_so(
+    served: Served, key: str, stored: Any
+) -> None:
+    session = unique("cli")
+    batch = [events.note(session, text=str(n)) for n in range(4)]
+    assert run("send", "-", "--url", served.base, "--no-spool", key=key,
+               stdin=json.dumps(batch).encode()).returncode == 0  # fmt: skip
+    done = run("sessions", "delete", session, "--url", served.base, "--yes", key=key)
+    assert (done.returncode, done.stdout.strip()) == (
+        0,
+        f"deleted session '{session}' and its 4 events",
+    )
+    assert await stored(session) == 0
+    missing = run("sessions", "delete", session, "--url", served.base, "--yes", key=key)
+    assert missing.returncode == 2 and "HTTP 404: session not found" in missing.stderr

@@ -133,3 +133,20 @@ def test_keys_carry_a_scope_that_list_shows(cli_env: dict[str, str]) -> None:
     assert scopes == {first[:12]: "all", last_line(ingest)[:12]: "ingest", read[:12]: "read"}
     refused = run(cli_env, "keys", "create", name, "--scope", "admin", ok=False)
     assert "admin" in refused.stderr
+
+
+def test_key_creation_and_revocation_are_audited_without_the_key(cli_env: dict[str, str]) -> None:
+    import json
+
+    name = f"cli-{time.time_ns()}"
+    created = run(cli_env, "users", "create", name)
+    key = last_line(created)
+    revoked = run(cli_env, "keys", "revoke", key)
+    lines = [json.loads(line) for line in (created.stderr + revoked.stderr).splitlines()
+             if line.startswith("{") and '"recording.audit"' in line]  # fmt: skip
+    assert [(x["audit"], x["prefix"]) for x in lines] == [
+        ("key.created", key[:12]),
+        ("key.revoked", key[:12]),
+    ]
+    assert lines[0]["scope"] == "all" and lines[0]["user"] == name
+    assert key not in created.stderr + revoked.stderr
