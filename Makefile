@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop profile clean
+.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop bench-export profile clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; 
 bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop); writes bench/results/openloop.json
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/openloop.py
+
+bench-export: $(STAMP) ## Export a 200,000-event session; the worker's RSS growth; writes bench/results/export.json
+	$(BIN)/python bench/export.py
 
 profile: $(STAMP) ## CPU per request by process, and a py-spy profile: make profile BATCH=1 WORKERS=1
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }

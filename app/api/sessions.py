@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from app import audit, validation
 from app.api import API_PREFIX, OrjsonResponse
 from app.cursor import decode_cursor, encode_cursor
-from app.deps import AnyKeyUser, ConnDep, CurrentUser, FullKeyUser
+from app.deps import AnyKeyUser, ConnDep, CurrentUser, FullKeyUser, resources_of
 from app.errors import NotFound
+from app.pool import connection
 from app.repository import events as events_repo
 from app.repository import sessions as sessions_repo
 from app.schemas import EventSummary, SessionDeleted, SessionDetail, SessionOut, error_responses
@@ -82,6 +85,54 @@ async def delete_session(session_id: str, conn: ConnDep, user_id: FullKeyUser) -
         raise NotFound("session not found")
     audit.record("session.deleted", user_id=user_id, session_id=session_id, events=deleted)
     return OrjsonResponse({"session_id": session_id, "deleted_events": deleted})
+
+
+EXPORT_CHUNK = 64 * 1024  # bytes of NDJSON gathered before each write
+
+
+@router.get(
+    "/sessions/{session_id}/export/",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "NDJSON: each event's full payload as ingested, one a line, oldest "
+            "first (occurred_at, then arrival). Streamed: memory stays flat whatever the "
+            "session's size. Sending it back (`clone-recording send`) reproduces the session.",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 403, 404, 503),
+    },
+)
+async def export_session(
+    session_id: str, request: Request, conn: ConnDep, user_id: CurrentUser
+) -> Any:
+    """The whole session as NDJSON, streamed (a `read` or `all` key)."""
+    if not validation.is_identifier(session_id) or not await sessions_repo.is_owned(
+        conn, session_id, user_id
+    ):
+        raise NotFound("session not found")
+    resources = resources_of(request)
+
+    async def lines() -> AsyncIterator[bytes]:
+        # A connection of its own: the request's is released before the body is sent.
+        async with connection(resources.pool, resources.settings) as streaming:
+            chunk: list[str] = []
+            size = 0
+            async for payload in events_repo.stream_payloads(streaming, session_id):
+                chunk.append(payload)
+                size += len(payload) + 1
+                if size >= EXPORT_CHUNK:
+                    yield ("\n".join(chunk) + "\n").encode()
+                    chunk, size = [], 0
+            if chunk:
+                yield ("\n".join(chunk) + "\n").encode()
+
+    filename = f"{session_id}.ndjson"
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get(

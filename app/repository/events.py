@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -56,3 +57,17 @@ async def stored_ids(conn: Any, ids: list[str], user_id: int) -> set[str]:
         user_id,
     )
     return {row["id"] for row in rows}
+
+
+async def stream_payloads(conn: Any, session_id: str, batch: int = 500) -> AsyncIterator[str]:
+    """A session's payloads as stored (JSON text), oldest first, `batch` rows at a time
+    from a server-side cursor: memory stays flat whatever the session's size. Runs in a
+    read-only transaction of its own, so the export is one consistent snapshot."""
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        async for row in conn.cursor(
+            "SELECT payload::text FROM recording_event WHERE session_id = $1 "
+            "ORDER BY occurred_at, seq",
+            session_id,
+            prefetch=batch,
+        ):
+            yield row[0]

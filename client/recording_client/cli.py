@@ -32,7 +32,7 @@ from recording_client.recorder import Recorder
 from recording_client.spool_status import spools_in
 
 PLUGIN_GROUP = "clone_recording.commands"
-PRODUCER_COMMANDS = {"send", "spool", "hook", "import", "sessions"}
+PRODUCER_COMMANDS = {"send", "spool", "hook", "import", "sessions", "export"}
 CHUNK = 1000  # events read, then recorded in one spool transaction
 BACKLOG = 50_000  # events waiting before reading pauses (bounded memory and spool)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -505,6 +505,39 @@ def sessions_delete(
         typer.echo(f"not deleted: HTTP {answer.status_code}: {detail}", err=True)
         raise typer.Exit(2 if answer.status_code in (403, 404) else 1)
     typer.echo(f"deleted session {session!r} and its {answer.json()['deleted_events']:,} events")
+
+
+@cli.command("export")
+def export(
+    session: Annotated[str, typer.Argument(help="The session's id.")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = ...,  # type: ignore[assignment]
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="A file (default: stdout).")
+    ] = None,
+) -> None:
+    """Write SESSION as NDJSON (full payloads, oldest first); `send` takes it back."""
+    import httpx
+
+    target = f"{url.rstrip('/')}/api/recording/sessions/{quote(session, safe='')}/export"
+    sink = output.open("wb") if output else sys.stdout.buffer
+    try:
+        with httpx.stream("GET", target, headers={"X-Clone-API-Key": key}, timeout=60) as answer:
+            if answer.status_code != 200:
+                answer.read()
+                typer.echo(f"not exported: HTTP {answer.status_code}: {answer.text[:200]}",
+                           err=True)  # fmt: skip
+                raise typer.Exit(2 if answer.status_code in (403, 404) else 1)
+            for chunk in answer.iter_bytes():
+                sink.write(chunk)
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
 
 
 def _load_plugins() -> None:

@@ -51,6 +51,10 @@ async def call(client: httpx.AsyncClient, key: str, operation: str, seed: dict[s
         return await client.get(f"/api/recording/sessions/{session}/events/", headers=headers)
     if operation == "event":
         return await client.get(f"/api/recording/events/{stored}/", headers=headers)
+    if operation == "export":
+        return await client.get(f"/api/recording/sessions/{session}/export", headers=headers)
+    if operation == "delete":
+        return await client.delete(f"/api/recording/sessions/{session}/", headers=headers)
     raise AssertionError(operation)
 
 
@@ -65,6 +69,8 @@ MATRIX = {
     "sessions": {"read", "all"},
     "session-events": {"read", "all"},
     "event": {"read", "all"},
+    "export": {"read", "all"},
+    "delete": {"all"},
 }
 CASES = [(op, scope) for op in MATRIX for scope in ("ingest", "read", "all")]
 
@@ -85,6 +91,7 @@ async def test_each_scope_on_each_endpoint(
         return
     assert answer.status_code == 403
     needed = "ingest" if operation in ("ingest", "dry-run", "hook", "otlp") else "read"
+    needed = "all" if operation == "delete" else needed
     detail = f"this key's scope is {scope!r}; this operation needs a {needed!r} key"
     if operation == "otlp":
         status = status_pb2.Status.FromString(answer.content)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,68 @@ async def test_sessions_delete_removes_a_session_and_says_so(
     assert await stored(session) == 0
     missing = run("sessions", "delete", session, "--url", served.base, "--yes", key=key)
     assert missing.returncode == 2 and "HTTP 404: session not found" in missing.stderr
+
+
+def user_in(database_url: str) -> str:
+    """A new user's key in the database at `database_url` (one connection of its own)."""
+    import asyncio
+
+    from app import auth, repository
+    from tests.conftest import off_loop
+
+    async def create() -> str:
+        conn = await repository.connect(database_url)
+        try:
+            created = await auth.create_user_with_key(conn, f"rt-{uuid.uuid4().hex[:8]}")
+            assert created is not None
+            return created[1]
+        finally:
+            await conn.close()
+
+    return off_loop(asyncio.run, create())
+
+
+async def test_export_then_send_into_an_empty_database_reproduces_the_session(
+    served: Served, key: str, database_url: str, tmp_path: Path
+) -> None:
+    from app import migrate
+    from tests.conftest import admin_sql, off_loop, with_database
+
+    session = unique("cli")
+    batch = [events.session_started(session, occurred_at="2026-05-05T12:00:00Z"),
+             *[events.note(session, text=f"n{n} \u0000 😀", occurred_at=f"2026-05-05T12:0{n}:30Z")
+               for n in range(5)],
+             events.session_stopped(session, occurred_at="2026-05-05T12:09:00Z")]  # fmt: skip
+    assert run("send", "-", "--url", served.base, "--no-spool", key=key,
+               stdin=json.dumps(batch).encode()).returncode == 0  # fmt: skip
+    exported = tmp_path / "export.ndjson"
+    done = run("export", session, "--url", served.base, "-o", str(exported), key=key)
+    assert done.returncode == 0, done.stderr
+    lines = exported.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == batch  # full payloads, oldest first
+
+    name = f"roundtrip_{uuid.uuid4().hex[:8]}"
+    admin_sql(database_url, f'CREATE DATABASE "{name}"')
+    empty = with_database(database_url, name)
+    try:
+        off_loop(migrate.upgrade, empty)
+        other = serve(empty)
+        try:
+            fresh_key = user_in(empty)
+            sent = run("send", str(exported), "--url", other.base, "--no-spool", "--json",
+                       key=fresh_key)  # fmt: skip
+            assert sent.returncode == 0 and json.loads(sent.stdout)["accepted"] == len(batch)
+            again = tmp_path / "again.ndjson"
+            run("export", session, "--url", other.base, "-o", str(again), key=fresh_key)
+            assert again.read_bytes() == exported.read_bytes()
+        finally:
+            other.server.stop()
+    finally:
+        admin_sql(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_export_of_another_users_or_an_unknown_session_is_refused(
+    served: Served, key: str
+) -> None:
+    done = run("export", unique("nope"), "--url", served.base, key=key)
+    assert done.returncode == 2 and "HTTP 404" in done.stderr
