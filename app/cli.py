@@ -14,12 +14,13 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from app import audit, auth, migrate, repository
+from app import audit, auth, migrate, repository, retention
 from app.embedded import embedded_url
 from app.logs import log_config
 from app.metrics import MULTIPROCESS_ENV
@@ -213,6 +214,43 @@ def keys_revoke(key_or_prefix: str) -> None:
         _fail(f"no active key matches {prefix!r}")
     _audit("key.revoked", prefix=prefix)
     typer.echo(f"revoked {prefix}…")
+
+
+@cli.command()
+def purge(
+    before: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+            help="Delete sessions idle since before this (UTC); default: now - RETENTION_DAYS.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+    chunk: Annotated[int, typer.Option(min=1, help="Events deleted per statement.")] = 5000,
+    pause: Annotated[
+        float, typer.Option(min=0, help="Seconds between two statements (room for ingest).")
+    ] = 0.0,
+) -> None:
+    """Delete old sessions and their events, in small statements (schedule it: cron, a
+    systemd timer or a Kubernetes CronJob running `clone-recording purge` daily)."""
+    settings = get_settings()
+    try:
+        cutoff = retention.cutoff_of(before, settings.retention_days)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    if not dry_run:
+        logging.config.dictConfig(log_config())  # its audit line
+    done = _run_with_connection(
+        lambda conn: retention.purge(
+            conn, cutoff, dry_run=dry_run, events_per_chunk=chunk, pause=pause
+        )
+    )
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"{verb} {done.sessions:,} sessions and {done.events:,} events idle since before "
+        f"{cutoff.isoformat()}"
+    )
 
 
 def _audit(action: str, **facts: Any) -> None:

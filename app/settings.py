@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         default=2, ge=1, description="Retry-After sent with a 503 when the database is unavailable."
     )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="`clone-recording purge` deletes sessions idle this long; unset: keep forever.",
+    )
 
 
 @lru_cache
