@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop bench-export profile clean
+.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop bench-export bench-purge profile clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop); writ
 
 bench-export: $(STAMP) ## Export a 200,000-event session; the worker's RSS growth; writes bench/results/export.json
 	$(BIN)/python bench/export.py
+
+bench-purge: $(STAMP) ## Ingest throughput while purging 1 M old events; writes bench/results/purge.json
+	$(BIN)/python bench/purge.py
 
 profile: $(STAMP) ## CPU per request by process, and a py-spy profile: make profile BATCH=1 WORKERS=1
 	@command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
