@@ -226,10 +226,10 @@ def purge(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
-    chunk: Annotated[int, typer.Option(min=1, help="Events deleted per statement.")] = 5000,
+    chunk: Annotated[int, typer.Option(min=1, help="Events deleted per statement.")] = 2000,
     pause: Annotated[
         float, typer.Option(min=0, help="Seconds between two statements (room for ingest).")
-    ] = 0.0,
+    ] = 0.05,
 ) -> None:
     """Delete old sessions and their events, in small statements (schedule it: cron, a
     systemd timer or a Kubernetes CronJob running `clone-recording purge` daily)."""

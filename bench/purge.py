@@ -3,8 +3,9 @@
 
 A fresh database gets 1 M old events (2001, in 2,000 sessions) straight from SQL; then the
 same closed-loop client as bench/openloop.py measures ingest for `--seconds` alone, then
-again while `clone-recording purge --before 2002-01-01` runs, then alone once more (the
-host's speed drifts: the ratio uses the mean of the two runs alone).
+again while `clone-recording purge --before 2002-01-01` runs, then alone once more. The
+check compares with the run before the purge (the one after also pays for autovacuum's
+cleanup of a million dead rows); `ratio` uses the mean of both, for the host's drift.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--chunk", type=int, default=2000, help="purge --chunk (its default)")
+    parser.add_argument("--pause", type=float, default=0.05, help="purge --pause (its default)")
     parser.add_argument("--output", type=Path, default=Path("bench/results/purge.json"))
     args = parser.parse_args()
     with fresh_database() as url:
@@ -65,7 +68,9 @@ def main() -> int:
             client.opened = 0
             alone_before = ingest(f"a{time.time_ns()}")
             env = {**os.environ, "DATABASE_URL": url}
-            purge = subprocess.Popen([SCRIPT, "purge", "--before", "2002-01-01"], env=env,
+            command = [SCRIPT, "purge", "--before", "2002-01-01", "--chunk", str(args.chunk),
+                       "--pause", str(args.pause)]  # fmt: skip
+            purge = subprocess.Popen(command, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)  # fmt: skip
             purge_started = time.perf_counter()
@@ -84,11 +89,14 @@ def main() -> int:
         "old_events": args.events, "events_per_s_alone": [round(alone_before), round(alone_after)],
         "events_per_s_during_purge": round(during), "ratio": round(during / alone, 3),
         "purge_seconds": round(purge_seconds, 1), "purge_output": output.strip(),
+        "chunk": args.chunk, "pause": args.pause,
+        "ratio_to_before": round(during / alone_before, 3),
         "old_events_left": left,
     }  # fmt: skip
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    ok = left == 0 and during / alone >= 0.70
+    # Judged against the run before the purge: the one after pays for autovacuum's cleanup.
+    ok = left == 0 and during / alone_before >= 0.70
     print("check:", "purge complete, ingest >= 70% meanwhile -> OK" if ok else "FAILED")
     return 0 if ok else 1
 
