@@ -38,5 +38,9 @@ class UnsupportedMediaType(ServiceError):
     status = 415
 
 
+class TooManyRequests(ServiceError):
+    status = 429
+
+
 class Unavailable(ServiceError):
     status = 503

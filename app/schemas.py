@@ -227,6 +227,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Unknown, or owned by another user.",
         413: "Body larger than the limit (after decompression).",
         415: "Content-Type is not application/json.",
+        429: "Over the key's rate limit (RATE_LIMIT_PER_S): retry after Retry-After seconds; "
+        "RateLimit-Limit, -Remaining and -Reset say more.",
         503: "Database unavailable; retry after Retry-After seconds.",
     }
     return {status: {"model": ErrorBody, "description": meanings[status]} for status in statuses}

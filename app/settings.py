@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         default=2, ge=1, description="Retry-After sent with a 503 when the database is unavailable."
     )
+    rate_limit_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Events a second each key may send (a key's own limit wins); unset: none.",
+    )
+    rate_limit_burst: float | None = Field(
+        default=None, gt=0, description="Events a key may send at once; default: 2 s' worth."
+    )
     retention_days: int | None = Field(
         default=None,
         ge=1,

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app import body, ingest, metrics, validation
+from app import body, ingest, metrics, rate_limit, validation
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
 from app.deps import (
     AnyKeyUser,
@@ -64,6 +64,9 @@ async def post_events(request: Request) -> Response:
         async with connection(resources.pool, settings) as conn:
             preview = await ingest.preview_batch(conn, caller, items, resources.validator)
         return OrjsonResponse(preview.as_dict(items=items_wanted), status_code=200)
+    if settings.rate_limit_per_s is not None:
+        items = list(items)
+        await rate_limit.take(resources, caller, len(items))
     result = await ingest.ingest_batch(
         resources.committer, caller, items, resources.validator, with_ids=items_wanted
     )
@@ -93,7 +96,7 @@ router.add_api_route(
             "description": "Nothing new was stored (all duplicates or invalid).",
         },
         201: {"description": "At least one event was newly stored."},
-        **error_responses(400, 401, 403, 413, 415, 503),
+        **error_responses(400, 401, 403, 413, 415, 429, 503),
     },
     openapi_extra={"requestBody": INGEST_REQUEST_BODY, "parameters": INGEST_PARAMETERS},
 )

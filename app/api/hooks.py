@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app import body, ingest, metrics
+from app import body, ingest, metrics, rate_limit
 from app.api import API_PREFIX, DirectRoute, OrjsonResponse
 from app.deps import get_credential, header, headers_of, resources_of
 from app.errors import BadRequest
@@ -33,6 +33,7 @@ async def post_claude_code_hook(request: Request) -> Response:
         found = claude_code.from_hook(hook, received_at)
     except claude_code.NotAHookInput as exc:
         raise BadRequest(str(exc)) from None
+    await rate_limit.take(resources, caller, len(found))
     result = await ingest.ingest_all(resources.committer, caller, found, resources.validator)
     if result.invalid:
         reasons = "; ".join(
@@ -58,7 +59,7 @@ router.add_api_route(
             ),
             "content": {"application/json": {"example": {}}},
         },
-        **error_responses(400, 401, 403, 413, 415, 503),
+        **error_responses(400, 401, 403, 413, 415, 429, 503),
     },
     openapi_extra={"requestBody": CLAUDE_CODE_HOOK_BODY},
 )

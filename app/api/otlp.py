@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
-from app import body, ingest, metrics, otlp
+from app import body, ingest, metrics, otlp, rate_limit
 from app.api import DirectRoute
 from app.deps import get_credential, header, headers_of, resources_of
 from app.errors import BadRequest, ServiceError, UnsupportedMediaType
@@ -74,6 +74,7 @@ async def post_logs(request: Request) -> Response:
         except otlp.Undecodable as exc:
             raise BadRequest(str(exc)) from None
         events = [otlp.to_event(record, received_at) for record in records]
+        await rate_limit.take(resources, caller, len(events))
         rejected: list[str] = []
         size = resources.settings.max_batch_items
         # An empty export still goes to the store statement once: it checks the key.
@@ -127,6 +128,7 @@ router.add_api_route(
                 401: "Missing, unknown or revoked API key.",
                 403: "A read-only key: sending needs an ingest (or all) key.",
                 413: "Body larger than the limit (after decompression).",
+                429: "Over the key's rate limit; the exporter retries after Retry-After.",
                 415: "Content-Type is neither application/x-protobuf nor application/json.",
                 503: "Database unavailable; the exporter retries after Retry-After seconds.",
             }.items()

@@ -68,3 +68,19 @@ async def revoke_key(conn: Any, prefix: str, digest: bytes | None = None) -> boo
         digest,
     )
     return status.endswith(" 1")
+
+
+async def take_tokens(
+    conn: Any, prefix: str, digest: bytes, wanted: int, rate: float | None, burst: float | None
+) -> tuple[bool, float | None, float | None, float | None]:
+    """(allowed, tokens left, rate, burst) from the key's bucket (migration 0011); allowed
+    with no figures when neither the key nor the default has a limit."""
+    row = await conn.fetchrow(
+        "SELECT * FROM recording_take_tokens($1, $2, $3, $4, $5)",
+        prefix,
+        digest,
+        float(wanted),
+        rate,
+        burst,
+    )
+    return bool(row["allowed"]), row["tokens"], row["rate"], row["burst"]

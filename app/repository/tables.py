@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -55,6 +56,18 @@ api_key = Table(
         nullable=False,
         server_default="all",
     ),
+    # Per-key rate limit over the settings' default (migration 0011); NULL: the default.
+    Column("rate_per_s", Float),
+    Column("rate_burst", Float),
+)
+
+# One token bucket per key, shared by every worker (migration 0011).
+rate_bucket = Table(
+    "rate_bucket",
+    metadata,
+    Column("key_id", BigInteger, ForeignKey("api_key.id"), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 recording_session = Table(

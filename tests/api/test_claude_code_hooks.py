@@ -273,6 +273,6 @@ async def test_gzip_and_the_bearer_scheme_work_as_for_ingest(alice: Producer) ->
 async def test_the_openapi_document_describes_the_hook_endpoint(alice: Producer) -> None:
     document = (await alice.client.get("/openapi.json")).json()
     operation = document["paths"][PATH]["post"]
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "415", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "415", "429", "503"}
     assert "PostToolUse" in operation["requestBody"]["content"]["application/json"]["examples"]
     assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerKey": []}]

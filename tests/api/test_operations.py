@@ -85,7 +85,7 @@ async def test_openapi_documents_the_contract(client: Any) -> None:
     body = post["requestBody"]["content"]["application/json"]
     assert body["schema"]["items"] == {"$ref": "#/components/schemas/CloneEvent"}
     assert body["example"][1]["prompt"] == "Run the test suite."
-    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "413", "415", "503"}
+    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "413", "415", "429", "503"}
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKeyHeader"] == {
         "type": "apiKey",

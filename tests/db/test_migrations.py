@@ -53,7 +53,14 @@ def schema_diff(url: str) -> list[Any]:
 
 
 def test_up_down_up(scratch_url: str) -> None:
-    expected = {"app_user", "api_key", "recording_session", "recording_event", "alembic_version"}
+    expected = {
+        "app_user",
+        "api_key",
+        "recording_session",
+        "recording_event",
+        "rate_bucket",
+        "alembic_version",
+    }
     migrate.upgrade(scratch_url)
     assert asyncio.run(tables(scratch_url)) == expected
     migrate.downgrade(scratch_url, "base")

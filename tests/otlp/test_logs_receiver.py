@@ -445,7 +445,7 @@ def test_the_openapi_document_describes_the_receiver(served: Served) -> None:
         "application/x-protobuf",
         "application/json",
     }
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "415", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "413", "415", "429", "503"}
     assert operation["security"] == [{"ApiKeyHeader": []}, {"BearerKey": []}]
 
 
