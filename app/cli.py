@@ -193,10 +193,30 @@ def keys_list(user: str) -> None:
         return
     for key in keys:
         state = f"revoked {key['revoked_at']:%Y-%m-%dT%H:%M:%SZ}" if key["revoked_at"] else "active"
+        limit = f"  {key['rate_per_s']:g}/s" if key["rate_per_s"] else ""
         typer.echo(
             f"{key['prefix']}…  {key['scope']:<6}  created "
-            f"{key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}"
+            f"{key['created_at']:%Y-%m-%dT%H:%M:%SZ}  {state}{limit}"
         )
+
+
+@keys_cli.command("limit")
+def keys_limit(
+    key_or_prefix: str,
+    rate: Annotated[
+        float | None, typer.Option(min=0.001, help="Events a second (omit: the default).")
+    ] = None,
+    burst: Annotated[
+        float | None, typer.Option(min=1, help="Events at once (default: 2 s' worth).")
+    ] = None,
+) -> None:
+    """Give a key its own rate limit over RATE_LIMIT_PER_S (no options: the default again)."""
+    prefix = auth.key_prefix(key_or_prefix.strip().rstrip("…"))
+    if not _run_with_connection(lambda conn: keys_repo.set_limit(conn, prefix, rate, burst)):
+        _fail(f"no active key matches {prefix!r}")
+    _audit("key.limited", prefix=prefix, rate_per_s=rate, burst=burst)
+    shown = f"{rate:g} events/s, bursts of {burst or 2 * rate:g}" if rate else "the default"
+    typer.echo(f"{prefix}… now limited to {shown}")
 
 
 @keys_cli.command("revoke")

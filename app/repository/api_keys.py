@@ -53,10 +53,27 @@ async def find_active_key(conn: Any, prefix: str, digest: bytes) -> tuple[int, s
 
 async def list_keys(conn: Any, user_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT prefix, scope, created_at, revoked_at FROM api_key WHERE user_id = $1 ORDER BY id",
+        "SELECT prefix, scope, rate_per_s, rate_burst, created_at, revoked_at FROM api_key "
+        "WHERE user_id = $1 ORDER BY id",
         user_id,
     )
     return [dict(row) for row in rows]
+
+
+async def set_limit(conn: Any, prefix: str, rate: float | None, burst: float | None) -> bool:
+    """A live key's own rate limit (None: back to the default); False when no such key.
+    Its bucket starts again full at the new size."""
+    async with conn.transaction():
+        key_id = await conn.fetchval(
+            "UPDATE api_key SET rate_per_s = $2, rate_burst = $3 "
+            "WHERE prefix = $1 AND revoked_at IS NULL RETURNING id",
+            prefix,
+            rate,
+            burst,
+        )
+        if key_id is not None:
+            await conn.execute("DELETE FROM rate_bucket WHERE key_id = $1", key_id)
+    return key_id is not None
 
 
 async def revoke_key(conn: Any, prefix: str, digest: bytes | None = None) -> bool:

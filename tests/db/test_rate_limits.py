@@ -116,3 +116,31 @@ async def test_the_sdk_backs_off_on_429_and_stores_everything_once(
     assert service.faults.answered.count(429) > 0 and stats.retried > 0
     assert (stats.accepted, stats.dropped) == (600, 0)
     assert await stored(session) == 600
+
+
+def test_a_keys_own_limit_from_the_command_line_wins_over_the_default(database_url: str) -> None:
+    import asyncio as aio
+
+    from app import repository
+    from tests.conftest import off_loop
+    from tests.db.test_cli import run
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    key = new_key(database_url)
+    done = run(env, "keys", "limit", key[:12], "--rate", "3", "--burst", "4")
+    assert done.stdout.strip() == f"{key[:12]}… now limited to 3 events/s, bursts of 4"
+    given = auth.credential(key)
+
+    async def take() -> tuple[bool, Any, Any, Any]:
+        conn = await repository.connect(database_url)
+        try:
+            return await api_keys.take_tokens(conn, given.prefix, given.digest, 4, 100.0, 200.0)
+        finally:
+            await conn.close()
+
+    allowed, _, rate, burst = off_loop(aio.run, take())
+    assert (allowed, rate, burst) == (True, 3.0, 4.0)
+    assert off_loop(aio.run, take())[0] is False  # its own burst of 4 is spent
+    run(env, "keys", "limit", key[:12])  # back to the default
+    assert off_loop(aio.run, take())[2:] == (100.0, 200.0)
+    assert '"audit":"key.limited"' in done.stderr
