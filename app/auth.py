@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import repository
-from app.errors import Forbidden, ServiceError, Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.repository import api_keys as keys_repo
 
 KEY_PREFIX = "rec_"
@@ -87,11 +87,3 @@ async def verify(conn: Any, given: Credential, need: str = "read") -> int:
     if scope not in ALLOWED[need]:
         raise out_of_scope(scope, need)
     return user_id
-
-
-async def refusal(conn: Any, given: Credential) -> ServiceError:
-    """Why a key the batch store refused was refused: revoked or unknown, or a read key."""
-    found = await keys_repo.find_active_key(conn, given.prefix, given.digest)
-    if found is not None and found[1] not in ALLOWED["ingest"]:
-        return out_of_scope(found[1], "ingest")
-    return Unauthorized(INVALID)

@@ -23,10 +23,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 
+from recording_client import claude_code
 from recording_client.ids import event_id
 
-AGENT = "Claude Code"
-SOURCE_DETAIL = "claude-code"
+AGENT, SOURCE_DETAIL = claude_code.AGENT, claude_code.SOURCE_DETAIL
 CLAUDE_PREFIX = "claude_code."
 # Where a record names its conversation, in order of preference.
 SESSION_ATTRIBUTES = ("session.id", "conversation.id", "gen_ai.conversation.id")
@@ -34,7 +34,6 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 INTEGERS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
             "prompt_length", "attempt", "status_code", "tool_result_size_bytes")  # fmt: skip
 NUMBERS = ("cost_usd", "duration_ms")
-MAX_TEXT = 200_000
 
 
 class Undecodable(ValueError):
@@ -273,8 +272,8 @@ def _typed(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str:
-    text = value if isinstance(value, str) else "" if value is None else json.dumps(value)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "… [cut by the recorder]"
+    """A value as bounded text (the same cut as the hooks' texts)."""
+    return claude_code.clip(value if isinstance(value, str) else claude_code.text_of(value))
 
 
 def to_event(record: LogRecord, received_at: str) -> dict[str, Any]:

@@ -183,6 +183,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs the in-process app or the database; not against a live server")
 
 
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    """The environment for `clone-recording` commands on the test database."""
+    return {**os.environ, "DATABASE_URL": database_url}
+
+
 # The real app over TCP (tests/served.py), for the SDK, the CLI and OTLP exporters.
 
 

@@ -21,6 +21,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """`clone-recording ARGS` to the end; it must succeed (or, with ok=False, fail)."""
+    result = subprocess.run(
+        [SCRIPT, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    return result
+
+
 class Service:
     """A running `serve`; its output is kept for the test to read after it stops.
 

@@ -10,7 +10,17 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from app import validation
+from app.errors import NotFound
+
 API_PREFIX = "/api/recording"
+
+
+def require_known(identifier: str, what: str) -> None:
+    """A path id that breaks the id rules names nothing: 404 before any query (PostgreSQL
+    text cannot even take U+0000, which once made such a GET a 500)."""
+    if not validation.is_identifier(identifier):
+        raise NotFound(f"{what} not found")
 
 
 class OrjsonResponse(Response):

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from app import body, ingest, metrics, rate_limit, validation
-from app.api import API_PREFIX, DirectRoute, OrjsonResponse
+from app.api import API_PREFIX, DirectRoute, OrjsonResponse, require_known
 from app.deps import (
     AnyKeyUser,
     ConnDep,
@@ -132,11 +132,8 @@ async def lookup_events(request: LookupRequest, conn: ConnDep, user_id: AnyKeyUs
 )
 async def get_event(event_id: str, conn: ConnDep, user_id: CurrentUser) -> Any:
     """One event with its full payload, exactly as ingested."""
-    row = (
-        await events_repo.get_event(conn, event_id, user_id)
-        if validation.is_identifier(event_id)
-        else None
-    )
+    require_known(event_id, "event")
+    row = await events_repo.get_event(conn, event_id, user_id)
     if row is None:
         raise NotFound("event not found")
     row["payload"] = orjson.Fragment(row["payload"])

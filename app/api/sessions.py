@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app import audit, validation
-from app.api import API_PREFIX, OrjsonResponse
+from app import audit
+from app.api import API_PREFIX, OrjsonResponse, require_known
 from app.cursor import decode_cursor, encode_cursor
 from app.deps import AnyKeyUser, ConnDep, CurrentUser, FullKeyUser, resources_of
 from app.errors import NotFound
@@ -31,6 +31,12 @@ async def list_sessions(conn: ConnDep, user_id: CurrentUser) -> Any:
     return OrjsonResponse(await sessions_repo.list_recent(conn, user_id, RECENT_SESSIONS))
 
 
+async def require_owned(conn: Any, session_id: str, user_id: int) -> None:
+    require_known(session_id, "session")
+    if not await sessions_repo.is_owned(conn, session_id, user_id):
+        raise NotFound("session not found")
+
+
 WARNING_MESSAGES = {
     "tool_call_without_result": "{n} tool call(s) without a result (by call_id)",
     "tool_result_without_call": "{n} tool result(s) without a call (by call_id)",
@@ -46,11 +52,8 @@ WARNING_MESSAGES = {
 )
 async def get_session(session_id: str, conn: ConnDep, user_id: AnyKeyUser) -> Any:
     """One of your sessions: counts, where to resume (its last event), integrity warnings."""
-    session = (
-        await sessions_repo.get_owned(conn, session_id, user_id)
-        if validation.is_identifier(session_id)
-        else None
-    )
+    require_known(session_id, "session")
+    session = await sessions_repo.get_owned(conn, session_id, user_id)
     if session is None:
         raise NotFound("session not found")
     last_id, last_at = session.pop("last_event_id"), session.pop("last_event_occurred_at")
@@ -76,11 +79,8 @@ async def delete_session(session_id: str, conn: ConnDep, user_id: FullKeyUser) -
     """Delete one of your sessions and all its events, at once (an `all` key only).
 
     Their ids are free again: an event re-sent after this is stored anew."""
-    deleted = (
-        await sessions_repo.delete_owned(conn, session_id, user_id)
-        if validation.is_identifier(session_id)
-        else None
-    )
+    require_known(session_id, "session")
+    deleted = await sessions_repo.delete_owned(conn, session_id, user_id)
     if deleted is None:
         raise NotFound("session not found")
     audit.record("session.deleted", user_id=user_id, session_id=session_id, events=deleted)
@@ -107,10 +107,7 @@ async def export_session(
     session_id: str, request: Request, conn: ConnDep, user_id: CurrentUser
 ) -> Any:
     """The whole session as NDJSON, streamed (a `read` or `all` key)."""
-    if not validation.is_identifier(session_id) or not await sessions_repo.is_owned(
-        conn, session_id, user_id
-    ):
-        raise NotFound("session not found")
+    await require_owned(conn, session_id, user_id)
     resources = resources_of(request)
 
     async def lines() -> AsyncIterator[bytes]:
@@ -166,12 +163,7 @@ async def list_session_events(
     """A session's events without payloads, oldest first; follow `Link: rel="next"` for more."""
     limit = min(limit, MAX_PAGE)
     position = decode_cursor(after) if after is not None else None
-    # An id that breaks the id rules names nothing (and U+0000 cannot even be sent to
-    # PostgreSQL).
-    if not validation.is_identifier(session_id) or not await sessions_repo.is_owned(
-        conn, session_id, user_id
-    ):
-        raise NotFound("session not found")
+    await require_owned(conn, session_id, user_id)
     rows = await events_repo.list_session_events(conn, session_id, after=position, limit=limit + 1)
     headers = {}
     if len(rows) > limit:

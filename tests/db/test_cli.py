@@ -12,22 +12,9 @@ import httpx
 import pytest
 
 from tests.api.test_ingest import readme_example
-from tests.live import SCRIPT, Service
+from tests.live import Service, run
 
 pytestmark = pytest.mark.in_process
-
-
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [SCRIPT, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert (result.returncode == 0) == ok, result.stdout + result.stderr
-    return result
-
-
-@pytest.fixture
-def cli_env(database_url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url}
 
 
 def last_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -123,7 +123,7 @@ def test_a_keys_own_limit_from_the_command_line_wins_over_the_default(database_u
 
     from app import repository
     from tests.conftest import off_loop
-    from tests.db.test_cli import run
+    from tests.live import run
 
     env = {**os.environ, "DATABASE_URL": database_url}
     key = new_key(database_url)

@@ -9,8 +9,8 @@ import pytest
 
 from app import retention
 from tests.conftest import Producer
-from tests.db.test_cli import cli_env, run  # noqa: F401 (fixture)
 from tests.factories import event, unique
+from tests.live import run
 
 pytestmark = pytest.mark.in_process
 # Long before the other tests' events (2026): a purge here touches only this module's.
@@ -69,7 +69,7 @@ def test_the_cutoff_comes_from_before_or_retention_days() -> None:
         retention.cutoff_of(None, None)
 
 
-def test_purge_from_the_command_line(cli_env: dict[str, str]) -> None:  # noqa: F811
+def test_purge_from_the_command_line(cli_env: dict[str, str]) -> None:
     dry = run(cli_env, "purge", "--before", "2000-01-01", "--dry-run")
     assert dry.stdout.startswith("would delete 0 sessions and 0 events idle since before 2000")
     done = run(cli_env, "purge", "--before", "2000-01-01")
