@@ -62,7 +62,8 @@ class GroupCommitter:
     async def store(self, batch: Batch) -> Stored:
         """The batch's outcome. Its events must have distinct ids."""
         if sum(len(e.payload) for e in batch.events) > SOLO_BYTES:
-            [outcome] = await self._store([batch])
+            async with self._connect() as conn:
+                [outcome] = await self._store(conn, [batch])
             return outcome
         waiting = _Waiting(
             batch, {e.id for e in batch.events}, {e.session_id for e in batch.events}
@@ -75,16 +76,31 @@ class GroupCommitter:
 
     def _start(self) -> None:
         while self._waiting and len(self._in_flight) < self._concurrency:
-            group = self._take_group()
-            if not group:
-                continue
-            task = asyncio.create_task(self._commit(group))
+            task = asyncio.create_task(self._slot())
             self._in_flight.add(task)
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._start()
+
+    async def _slot(self) -> None:
+        """Store groups one after another on one connection while any is waiting: under
+        load, a statement's connection serves the next group without going back to the
+        pool (an acquire and release cost ~35 us of a ~450 us request)."""
+        group = self._take_group()
+        if not group:
+            return
+        try:
+            async with self._connect() as conn:
+                while group and await self._commit(conn, group):
+                    group = self._take_group()
+        except Exception as exc:  # no connection (503): the group taken is told
+            _settle(group, exc)
+        except BaseException:  # cancelled (the loop is closing): no request waits forever
+            for waiting in group:
+                waiting.outcome.cancel()
+            raise
 
     def _take_group(self) -> list[_Waiting]:
         """The oldest batch, then each later one that fits: within the event budget, and
@@ -114,42 +130,45 @@ class GroupCommitter:
         self._waiting = kept
         return group
 
-    async def _commit(self, group: list[_Waiting]) -> None:
+    async def _commit(self, conn: Any, group: list[_Waiting]) -> bool:
+        """Store the group and answer its requests; False if the connection is no longer
+        fit for the next group."""
         try:
-            outcomes = await self._store([w.batch for w in group])
+            outcomes = await self._store(conn, [w.batch for w in group])
         except Exception as exc:
-            if len(group) > 1 and repository.is_statement_error(exc):
+            if not repository.is_statement_error(exc):
+                _settle(group, exc)
+                return False
+            if len(group) > 1:
                 # Not expected: store each batch alone, so that only its own request fails.
-                await asyncio.gather(*(self._commit([w]) for w in group))
+                for waiting in group:
+                    if not await self._commit(conn, [waiting]):
+                        return False
             else:
                 _settle(group, exc)
-            return
-        except BaseException:  # cancelled (the loop is closing): no request waits forever
-            for waiting in group:
-                waiting.outcome.cancel()
-            raise
+            return True
         for waiting, outcome in zip(group, outcomes, strict=True):
             if not waiting.outcome.done():
                 waiting.outcome.set_result(outcome)
+        return True
 
-    async def _store(self, group: list[Batch]) -> list[Stored]:
+    async def _store(self, conn: Any, group: list[Batch]) -> list[Stored]:
         rows = batches.pack(group)
-        async with self._connect() as conn:
-            for attempt in range(ATTEMPTS):
-                try:
-                    outcomes = await batches.store_batches(conn, rows)
-                except repository.RETRYABLE_ERRORS:
-                    # A deadlock between overlapping statements, or a session race: nothing
-                    # was kept.
-                    if attempt == ATTEMPTS - 1:
-                        raise
-                else:
-                    metrics.record_store(len(group))
-                    if any(outcome.unseen for outcome in outcomes):
-                        outcomes = await _compare_unseen(conn, group, outcomes)
-                    if not all(outcome.authorized for outcome in outcomes):
-                        outcomes = await _scopes_of_refused(conn, group, outcomes)
-                    return outcomes
+        for attempt in range(ATTEMPTS):
+            try:
+                outcomes = await batches.store_batches(conn, rows)
+            except repository.RETRYABLE_ERRORS:
+                # A deadlock between overlapping statements, or a session race: nothing
+                # was kept.
+                if attempt == ATTEMPTS - 1:
+                    raise
+            else:
+                metrics.record_store(len(group))
+                if any(outcome.unseen for outcome in outcomes):
+                    outcomes = await _compare_unseen(conn, group, outcomes)
+                if not all(outcome.authorized for outcome in outcomes):
+                    outcomes = await _scopes_of_refused(conn, group, outcomes)
+                return outcomes
         raise AssertionError("unreachable")
 
 

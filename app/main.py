@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import OrjsonResponse, events, health, hooks, otlp, sessions
+from app.api.direct import DirectRoutes
 from app.errors import ServiceError
 from app.lifespan import build_lifespan
 from app.middleware import ObserveMiddleware, TrailingSlashMiddleware
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     _install_error_handlers(app, settings)
     install_openapi(app)
+    app.add_middleware(DirectRoutes)  # innermost: inside the logs, metrics and slashes
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,6 +36,19 @@ REQUESTS = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+
+_REQUEST_SERIES: dict[tuple[str, str, int], Any] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """`labels()` builds and checks its key on every call; the series of each (method,
+    route, status) is looked up once per process instead (the same bounded set)."""
+    key = (method, route, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        series = _REQUEST_SERIES[key] = REQUESTS.labels(method, route, str(status))
+    series.observe(seconds)
 
 
 def record_ingest(accepted: int, duplicates: int, invalid: int) -> None:

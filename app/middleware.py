@@ -74,7 +74,7 @@ class ObserveMiddleware:
             elapsed = time.perf_counter() - started
             route: Any = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            metrics.REQUESTS.labels(scope["method"], template, str(status)).observe(elapsed)
+            metrics.observe_request(scope["method"], template, status, elapsed)
             fields: dict[str, Any] = {
                 "request_id": request_id,
                 "method": scope["method"],

@@ -19,6 +19,7 @@ import asyncio
 import json
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,9 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
     print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
     for size in args.batches:
         client = Client(port, key)
-        run = f"ol{size}-{time.time_ns()}"
+        # Ids like producers' (UUIDs, counters): a run of 19 digits, as time_ns() gives,
+        # would send every body through the exact-integer check (app/body.py).
+        run = f"ol{size}-{uuid.uuid4().hex[:12]}"
         await saturation(client, Batches(run + "w", size), 2, 16)  # warm up
         await settle(url)
         rate = await saturation(client, Batches(run, size), args.saturation_seconds, 16)

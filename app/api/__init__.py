@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import Request
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 
 from app import validation
 from app.errors import NotFound
@@ -30,21 +27,3 @@ class OrjsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_UTC_Z)
-
-
-class DirectRoute(APIRoute):
-    """A route whose endpoint takes only the Request and returns its Response itself.
-
-    FastAPI's handler would still solve (empty) dependencies and run its response
-    machinery around such an endpoint. The OpenAPI operation still comes from the
-    route's declaration; errors still reach the app's exception handlers.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint = self.endpoint
-
-        async def handler(request: Request) -> Response:
-            response: Response = await endpoint(request)
-            return response
-
-        return handler

@@ -8,7 +8,8 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from app import body, ingest, metrics, rate_limit, validation
-from app.api import API_PREFIX, DirectRoute, OrjsonResponse, require_known
+from app.api import API_PREFIX, OrjsonResponse, require_known
+from app.api.direct import DirectRoute
 from app.deps import (
     AnyKeyUser,
     ConnDep,

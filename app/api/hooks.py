@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app import body, ingest, metrics, rate_limit
-from app.api import API_PREFIX, DirectRoute, OrjsonResponse
+from app.api import API_PREFIX, OrjsonResponse
+from app.api.direct import DirectRoute
 from app.deps import get_credential, header, headers_of, resources_of
 from app.errors import BadRequest
 from app.openapi import CLAUDE_CODE_HOOK_BODY

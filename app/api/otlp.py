@@ -13,7 +13,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
 from app import body, ingest, metrics, otlp, rate_limit
-from app.api import DirectRoute
+from app.api.direct import DirectRoute
 from app.deps import get_credential, header, headers_of, resources_of
 from app.errors import BadRequest, ServiceError, UnsupportedMediaType
 from app.openapi import OTLP_REQUEST_BODY

@@ -1,0 +1,95 @@
+"""Direct routes: the ingest endpoints, served without FastAPI's per-request machinery.
+
+A 1-event batch is a small request, and most of its Python went to layers it does not
+use: dependency solving and response handling (DirectRoute skips those), then the
+exception and exit-stack middleware, the router's match over every route, and Starlette's
+request/response wrapping (DirectRoutes skips these). The routes stay declared on the app,
+so the OpenAPI document and every other method or path are FastAPI's as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class DirectRoute(APIRoute):
+    """A route whose endpoint takes only the Request and returns its Response itself.
+
+    FastAPI's handler would still solve (empty) dependencies and run its response
+    machinery around such an endpoint. The OpenAPI operation still comes from the
+    route's declaration; errors still reach the app's exception handlers.
+    """
+
+    def get_route_handler(self) -> Endpoint:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request)
+            return response
+
+        return handler
+
+
+class DirectRoutes:
+    """Middleware that answers a DirectRoute's method and path itself.
+
+    It sits inside the app's own middleware (request ids, access log, metrics, trailing
+    slashes), so those see these requests as before. An exception goes to the handler the
+    app registered for its class, as the exception middleware would send it; one without a
+    handler propagates to the server-error middleware, as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._routes: dict[tuple[str, str], DirectRoute] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self._routes is None:  # the app's routes are all declared by the first request
+                self._routes = _direct_routes(scope["app"].routes)
+            route = self._routes.get((scope["method"], scope["path"]))
+            if route is not None:
+                scope["route"] = route
+                await _serve(route, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _direct_routes(routes: list[Any]) -> dict[tuple[str, str], DirectRoute]:
+    table: dict[tuple[str, str], DirectRoute] = {}
+    for route in routes:
+        if isinstance(route, DirectRoute):
+            assert not route.param_convertors, f"{route.path}: a direct route has no parameters"
+            table.update(((method, route.path), route) for method in route.methods or ())
+    return table
+
+
+async def _serve(route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive, send)
+    try:
+        response: Response = await route.endpoint(request)
+    except Exception as exc:
+        handler = _handler_for(scope["app"].exception_handlers, exc)
+        if handler is None:
+            raise
+        response = await handler(request, exc)
+    await response(scope, receive, send)
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    """The app's handler for this exception's class, as Starlette's exception middleware
+    finds it; the catch-all (Exception) belongs to the server-error middleware."""
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
