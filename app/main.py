@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     _install_error_handlers(app, settings)
     install_openapi(app)
-    app.add_middleware(DirectRoutes)  # innermost: inside the logs, metrics and slashes
+    # Innermost: inside the logs, metrics and slashes.
+    app.add_middleware(DirectRoutes, routers=[events.router, hooks.router, otlp.router])
     app.add_middleware(ObserveMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     return app

@@ -9,10 +9,10 @@ so the OpenAPI document and every other method or path are FastAPI's as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,37 +39,35 @@ class DirectRoute(APIRoute):
 
 
 class DirectRoutes:
-    """Middleware that answers a DirectRoute's method and path itself.
+    """Middleware that answers the DirectRoutes of `routers` itself, by method and path.
 
     It sits inside the app's own middleware (request ids, access log, metrics, trailing
     slashes), so those see these requests as before. An exception goes to the handler the
     app registered for its class, as the exception middleware would send it; one without a
-    handler propagates to the server-error middleware, as before.
+    handler propagates to the server-error middleware, as before. The routers must be
+    included in the app as they are (no added prefix), so their paths are the app's.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routers: Iterable[APIRouter]) -> None:
         self.app = app
-        self._routes: dict[tuple[str, str], DirectRoute] | None = None
+        self.routes = {
+            (method, route.path): route
+            for router in routers
+            for route in router.routes
+            if isinstance(route, DirectRoute)
+            for method in route.methods or ()
+        }
+        for route in self.routes.values():
+            assert not route.param_convertors, f"{route.path}: a direct route has no parameters"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if self._routes is None:  # the app's routes are all declared by the first request
-                self._routes = _direct_routes(scope["app"].routes)
-            route = self._routes.get((scope["method"], scope["path"]))
+            route = self.routes.get((scope["method"], scope["path"]))
             if route is not None:
                 scope["route"] = route
                 await _serve(route, scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _direct_routes(routes: list[Any]) -> dict[tuple[str, str], DirectRoute]:
-    table: dict[tuple[str, str], DirectRoute] = {}
-    for route in routes:
-        if isinstance(route, DirectRoute):
-            assert not route.param_convertors, f"{route.path}: a direct route has no parameters"
-            table.update(((method, route.path), route) for method in route.methods or ())
-    return table
 
 
 async def _serve(route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:

@@ -50,3 +50,23 @@ async def test_an_unexpected_error_in_a_direct_route_is_a_json_500(
         )
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
+
+
+@pytest.mark.in_process
+async def test_ingest_requests_never_reach_fastapis_router(
+    app: FastAPI, alice: Producer, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The point of direct routes: a batch skips the router; a read still goes through it."""
+    reached: list[str] = []
+    router_class = type(app.router)
+    route = router_class.__call__
+
+    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(router_class, "__call__", spy)
+    assert (await alice.post([event(unique("s"))])).status_code == 201
+    assert reached == []
+    assert (await client.get("/api/recording/sessions/", headers=alice.headers)).status_code == 200
+    assert reached == ["/api/recording/sessions/"]
