@@ -52,9 +52,13 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def record_ingest(accepted: int, duplicates: int, invalid: int) -> None:
-    _ACCEPTED.inc(accepted)
-    _DUPLICATE.inc(duplicates)
-    _INVALID.inc(invalid)
+    # Adding 0 still takes the value's lock (and, with workers, writes its mmap file).
+    if accepted:
+        _ACCEPTED.inc(accepted)
+    if duplicates:
+        _DUPLICATE.inc(duplicates)
+    if invalid:
+        _INVALID.inc(invalid)
 
 
 def record_store(batches: int) -> None:
