@@ -141,8 +141,11 @@ class GroupCommitter:
                 return False
             if len(group) > 1:
                 # Not expected: store each batch alone, so that only its own request fails.
-                for waiting in group:
+                for position, waiting in enumerate(group):
                     if not await self._commit(conn, [waiting]):
+                        # The connection failed under this one: the rest wait again, first
+                        # in line, for a slot with a connection of its own.
+                        self._waiting.extendleft(reversed(group[position + 1 :]))
                         return False
             else:
                 _settle(group, exc)

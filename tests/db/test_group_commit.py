@@ -43,6 +43,7 @@ class Gate:
         self.open = asyncio.Event()
         self.taken = 0
         self.statements = 0
+        self.lose_at = 0  # the store statement (1, 2, ...) whose connection is lost
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Any]:
@@ -64,6 +65,8 @@ class Counted:
     async def fetch(self, query: str, *args: Any) -> Any:
         if query == STORE_BATCHES_SQL:
             self._gate.statements += 1
+            if self._gate.statements == self._gate.lose_at:
+                raise asyncpg.ConnectionDoesNotExistError("connection lost (injected)")
         return await self._conn.fetch(query, *args)
 
 
@@ -232,6 +235,29 @@ async def test_a_batch_the_database_rejects_fails_alone(app: FastAPI, gate: Gate
     assert isinstance(failed, asyncpg.PostgresError)
     assert gate.statements == 4  # the first, the group, then each batch alone
     assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = $1", good.id) == 1
+
+
+async def test_a_connection_lost_while_batches_go_alone_fails_only_the_one_on_it(
+    app: FastAPI, gate: Gate, db: Any
+) -> None:
+    """The batches after it are stored on a new connection; no request is left waiting."""
+    _, alice = await credential(app)
+    store = committer(gate)
+    first = await occupy(store, alice)
+    bad, lost, later = ev(unique("s"), "nul\x00id"), ev(unique("s")), ev(unique("s"))
+    queued = [asyncio.create_task(store.store(Batch(alice, [e]))) for e in (bad, lost, later)]
+    await settle()
+    gate.lose_at = 4  # the first, the group, the bad batch alone, then the next one's
+    gate.open.set()
+    await first
+    outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 10)
+    failed, dropped, stored = outcomes
+    assert isinstance(failed, asyncpg.PostgresError)
+    assert isinstance(dropped, asyncpg.ConnectionDoesNotExistError)
+    assert not isinstance(stored, BaseException) and stored.count == 1
+    assert (gate.statements, gate.taken) == (5, 2)
+    found = await db.fetch("SELECT id FROM recording_event WHERE id = ANY($1)", [lost.id, later.id])
+    assert [r["id"] for r in found] == [later.id]
 
 
 async def test_a_large_batch_does_not_wait_for_a_free_slot(app: FastAPI, gate: Gate) -> None:
