@@ -8,7 +8,9 @@ moment: a stall delays every request scheduled during it, and all of that delay 
 answer never holds back the next send.
 
 For 100-event and 1-event batches: the saturation rate (closed loop, 16 connections, the
-same client), then 25%, 50% and 75% of it, each for `--seconds`. Run by `make bench-openloop`
+same client), then 25%, 50% and 75% of it, each for `--seconds`. The load comes from
+bench/openloop.c (built with the system's C compiler), as it would from wrk2; the Python
+client below is the fallback (`--generator python`). Run by `make bench-openloop`
 against `serve --workers 2` on a fresh database; writes JSON and a latency-vs-load plot.
 """
 
@@ -18,6 +20,8 @@ import argparse
 import asyncio
 import gc
 import json
+import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -195,23 +199,77 @@ async def _open_loop(
     }
 
 
+class CLoad:
+    """bench/openloop.c: the same schedule and bodies, from a C process.
+
+    The load generator shares the host's two cores with the service: the Python client
+    took ~160 us of CPU per 1-event request (~15% of everything at half load), and its
+    event loop's delays counted as latency. Built here with the system's C compiler.
+    """
+
+    def __init__(self, binary: Path, port: int, key: str) -> None:
+        self.binary, self.port, self.key = binary, port, key
+
+    @staticmethod
+    def build() -> Path | None:
+        source = Path(__file__).with_suffix(".c")
+        binary = Path(__file__).parent / "build" / "openloop"
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            return None
+        if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+            binary.parent.mkdir(exist_ok=True)
+            subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
+        return binary
+
+    def _run(self, mode: str, run: str, size: int, amount: float, seconds: float) -> Any:
+        command = [str(self.binary), mode, str(self.port), self.key, PATH, run, str(size),
+                   str(amount), str(seconds)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise RuntimeError(f"openloop {mode}: {done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    async def saturation(self, run: str, size: int, seconds: float, connections: int) -> float:
+        return float(self._run("sat", run, size, connections, seconds)["rps"])
+
+    async def open_loop(self, run: str, size: int, rate: float, seconds: float) -> Any:
+        return self._run("open", run, size, rate, seconds)
+
+
+class PythonLoad:
+    """The Python client above, where no C compiler is found."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.client = Client(port, key)
+
+    async def saturation(self, run: str, size: int, seconds: float, connections: int) -> float:
+        return await saturation(self.client, Batches(run, size), seconds, connections)
+
+    async def open_loop(self, run: str, size: int, rate: float, seconds: float) -> Any:
+        return await open_loop(self.client, Batches(run, size), rate, seconds)
+
+
 async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     ceiling = await measure_ceiling(url, 16, 100, args.saturation_seconds)
-    results: dict[str, Any] = {"ceiling_rows_per_s": round(ceiling["rows_per_s"])}
+    binary = CLoad.build() if args.generator == "c" else None
+    load: CLoad | PythonLoad = CLoad(binary, port, key) if binary else PythonLoad(port, key)
+    results: dict[str, Any] = {
+        "ceiling_rows_per_s": round(ceiling["rows_per_s"]),
+        "load_generator": "c" if binary else "python",
+    }
     print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
     for size in args.batches:
-        client = Client(port, key)
         # Ids like producers' (UUIDs, counters): a run of 19 digits, as time_ns() gives,
         # would send every body through the exact-integer check (app/body.py).
         run = f"ol{size}-{uuid.uuid4().hex[:12]}"
-        await saturation(client, Batches(run + "w", size), 2, 16)  # warm up
+        await load.saturation(run + "w", size, 2, 16)  # warm up
         await settle(url)
-        rate = await saturation(client, Batches(run, size), args.saturation_seconds, 16)
+        rate = await load.saturation(run, size, args.saturation_seconds, 16)
         points = []
         for share in LOADS:
             await settle(url)
-            point = await open_loop(client, Batches(f"{run}-{share}", size), rate * share,
-                                    args.seconds)  # fmt: skip
+            point = await load.open_loop(f"{run}-{share}", size, rate * share, args.seconds)
             point["load"] = share
             points.append(point)
             print(
@@ -220,7 +278,9 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
                 f"max {point['max_ms']} ms, {point['failures']} failures",
                 flush=True,
             )
-        client.close()
+        if isinstance(load, PythonLoad):
+            load.client.close()
+            load = PythonLoad(port, key)
         results[f"{size}-event"] = {
             "saturation_rps": round(rate, 1),
             "saturation_events_per_s": round(rate * size),
@@ -257,6 +317,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="per load point")
     parser.add_argument("--saturation-seconds", type=float, default=8.0)
     parser.add_argument("--workers", type=int, default=2, help="serve --workers N")
+    parser.add_argument(
+        "--generator",
+        choices=["c", "python"],
+        default="c",
+        help="the load generator: bench/openloop.c (built with cc), or the Python client",
+    )
     parser.add_argument(
         "--env",
         action="append",
