@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run import (
+    admin,
     create_user,
     free_port,
     fresh_database,
@@ -263,6 +264,9 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         # Ids like producers' (UUIDs, counters): a run of 19 digits, as time_ns() gives,
         # would send every body through the exact-integer check (app/body.py).
         run = f"ol{size}-{uuid.uuid4().hex[:12]}"
+        # Each batch size starts from tables vacuumed and analyzed after the last one's
+        # writes, as pgbench vacuums before each run.
+        await admin(url, "VACUUM ANALYZE recording_event, recording_session")
         await load.saturation(run + "w", size, 2, 16)  # warm up
         await settle(url)
         rate = await load.saturation(run, size, args.saturation_seconds, 16)
