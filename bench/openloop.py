@@ -237,6 +237,9 @@ class CLoad:
     async def open_loop(self, run: str, size: int, rate: float, seconds: float) -> Any:
         return self._run("open", run, size, rate, seconds)
 
+    def close(self) -> None:
+        """Each run's process closed its own connections."""
+
 
 class PythonLoad:
     """The Python client above, where no C compiler is found."""
@@ -250,11 +253,13 @@ class PythonLoad:
     async def open_loop(self, run: str, size: int, rate: float, seconds: float) -> Any:
         return await open_loop(self.client, Batches(run, size), rate, seconds)
 
+    def close(self) -> None:
+        self.client.close()
+
 
 async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     ceiling = await measure_ceiling(url, 16, 100, args.saturation_seconds)
     binary = CLoad.build() if args.generator == "c" else None
-    load: CLoad | PythonLoad = CLoad(binary, port, key) if binary else PythonLoad(port, key)
     results: dict[str, Any] = {
         "ceiling_rows_per_s": round(ceiling["rows_per_s"]),
         "load_generator": "c" if binary else "python",
@@ -264,6 +269,7 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         # Ids like producers' (UUIDs, counters): a run of 19 digits, as time_ns() gives,
         # would send every body through the exact-integer check (app/body.py).
         run = f"ol{size}-{uuid.uuid4().hex[:12]}"
+        load: CLoad | PythonLoad = CLoad(binary, port, key) if binary else PythonLoad(port, key)
         # Each batch size starts from tables vacuumed and analyzed after the last one's
         # writes, as pgbench vacuums before each run.
         await admin(url, "VACUUM ANALYZE recording_event, recording_session")
@@ -282,9 +288,7 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
                 f"max {point['max_ms']} ms, {point['failures']} failures",
                 flush=True,
             )
-        if isinstance(load, PythonLoad):
-            load.client.close()
-            load = PythonLoad(port, key)
+        load.close()
         results[f"{size}-event"] = {
             "saturation_rps": round(rate, 1),
             "saturation_events_per_s": round(rate * size),

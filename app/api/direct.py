@@ -1,15 +1,15 @@
 """Direct routes: the ingest endpoints, served without FastAPI's per-request machinery.
 
 A 1-event batch is a small request, and most of its Python went to layers it does not
-use: dependency solving and response handling (DirectRoute skips those), then the
-exception and exit-stack middleware, the router's match over every route, and Starlette's
-request/response wrapping (DirectRoutes skips these). The routes stay declared on the app,
-so the OpenAPI document and every other method or path are FastAPI's as before.
+use: dependency solving and response handling, the exception and exit-stack middleware,
+the router's match over every route, and Starlette's request/response wrapping. The
+routes stay declared on the app, so the OpenAPI document and every other method or path
+are FastAPI's as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,25 +17,10 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
-
 
 class DirectRoute(APIRoute):
-    """A route whose endpoint takes only the Request and returns its Response itself.
-
-    FastAPI's handler would still solve (empty) dependencies and run its response
-    machinery around such an endpoint. The OpenAPI operation still comes from the
-    route's declaration; errors still reach the app's exception handlers.
-    """
-
-    def get_route_handler(self) -> Endpoint:
-        endpoint = self.endpoint
-
-        async def handler(request: Request) -> Response:
-            response: Response = await endpoint(request)
-            return response
-
-        return handler
+    """A route that DirectRoutes answers: its endpoint takes only the Request and returns
+    its Response itself. FastAPI still documents it from its declaration."""
 
 
 class DirectRoutes:

@@ -46,9 +46,9 @@ def ingest_options(request: Request) -> tuple[bool, bool]:
 
 async def post_events(request: Request) -> Response:
     """Ingest a batch of 1–1000 events: each is validated on its own and stored once by id."""
-    # The key and resources are read here, not declared as dependencies, and the route is
-    # a DirectRoute: FastAPI's dependency solving and response handling cost ~20% of a
-    # 1-event request's Python. openapi.py documents the security schemes.
+    # The key and resources are read here, not declared as dependencies: the route is a
+    # DirectRoute (app/api/direct.py), answered without FastAPI's per-request machinery.
+    # openapi.py documents the security schemes.
     headers = headers_of(request)
     caller = get_credential(request, headers)
     items_wanted, dry_run = ingest_options(request) if request.scope["query_string"] else NO_OPTIONS
