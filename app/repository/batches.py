@@ -5,7 +5,15 @@ separate statements (the key lookup, then BEGIN … COMMIT) took seven. A group 
 concurrent requests' batches (app/group_commit.py) shares that statement: its fixed cost
 (the commit, the executor's start) was most of a 1-event batch's cost in PostgreSQL. The
 batches of a group hold distinct event ids and distinct sessions, so the group's outcome
-is that of storing them one after the other. Its parts, in order:
+is that of storing them one after the other.
+
+Most groups are all new: live keys, sessions new or their callers' own, ids never stored.
+Their outcome is only counts, so a lean statement (`STORE_NEW_SQL`) stores them first,
+without the lookups that find foreign sessions and repeated ids; it checks its own counts
+and rolls itself back when the group was not all new, and the full statement
+(`STORE_BATCHES_SQL`) stores it instead. The lean one costs ~0.2 ms less in PostgreSQL
+per statement (0.59 against 0.77-0.87 ms for a lone 1-event batch, serial); a group that
+is not all new costs one lean statement more. The full statement's parts, in order:
 
 - `callers`: each batch's key, and its user if the key is live (the lookup of
   repository/api_keys.py); a batch without one writes nothing, and its caller is told.
@@ -48,6 +56,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
 from app.auth import Credential
 from app.escaped import escape
 from app.repository import rows_param
@@ -57,7 +67,9 @@ from app.validation import Event
 STARTED = "session.started"
 STOPPED = "session.stopped"
 
-STORE_BATCHES_SQL = f"""
+# The parts both store statements share: the callers' users, the rows, the sessions' owners
+# (`WITH` ... `owners`), and what the new events do to their sessions (`changes`, `claimed`).
+_READ = f"""
 WITH callers AS MATERIALIZED (
     SELECT c.job, ({active_key_user_sql("c.k->>0", "decode(c.k->>1, 'hex')")}) AS user_id
     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS c(k, job)
@@ -75,23 +87,8 @@ owners AS MATERIALIZED (
     FROM batch b JOIN callers k ON k.job = b.job
     WHERE k.user_id IS NOT NULL
 ),
-foreign_sessions AS (
-    SELECT f.id
-    FROM recording_session_owners(ARRAY(SELECT o.session_id FROM owners o)) AS f
-    JOIN owners o ON o.session_id = f.id
-    WHERE f.user_id <> o.user_id
-),
-inserted AS (
-    INSERT INTO recording_event
-        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
-    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
-           convert_from(b.payload, 'UTF8')::json, b.digest
-    FROM batch b JOIN owners o ON o.session_id = b.session_id
-    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
-    ORDER BY b.id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
-),
+"""
+_SESSIONS = f"""\
 changes AS (
     SELECT DISTINCT ON (i.session_id)
         i.session_id,
@@ -126,6 +123,31 @@ claimed AS (
     WHERE s.user_id = excluded.user_id
     RETURNING s.id
 ),
+"""
+
+STORE_BATCHES_SQL = (
+    _READ
+    + """\
+foreign_sessions AS (
+    SELECT f.id
+    FROM recording_session_owners(ARRAY(SELECT o.session_id FROM owners o)) AS f
+    JOIN owners o ON o.session_id = f.id
+    WHERE f.user_id <> o.user_id
+),
+inserted AS (
+    INSERT INTO recording_event
+        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
+    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
+           convert_from(b.payload, 'UTF8')::json, b.digest
+    FROM batch b JOIN owners o ON o.session_id = b.session_id
+    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
+    ORDER BY b.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
+),
+"""
+    + _SESSIONS
+    + """\
 stored AS (
     SELECT b.job, count(*) AS n FROM inserted i JOIN batch b ON b.id = i.id GROUP BY b.job
 ),
@@ -157,6 +179,37 @@ SELECT
 FROM callers k LEFT JOIN stored s ON s.job = k.job
 ORDER BY k.job
 """
+)
+
+# The common case, all new: every key live, every session new or its caller's, no id stored
+# before. Its outcome is only counts, so this statement stores the rows without the
+# foreign-session and repeated-id lookups, then checks its own counts; when the group was
+# not all new, recording_store_fallback() (migration 0013) raises, which rolls it back, and
+# the full statement above stores the group instead.
+STORE_NEW_SQL = (
+    _READ
+    + """\
+inserted AS (
+    INSERT INTO recording_event
+        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
+    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
+           convert_from(b.payload, 'UTF8')::json, b.digest
+    FROM batch b
+    ORDER BY b.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
+),
+"""
+    + _SESSIONS.rstrip().rstrip(",")
+    + """
+SELECT CASE WHEN EXISTS (SELECT FROM callers k WHERE k.user_id IS NULL)
+              OR (SELECT count(*) FROM inserted) < (SELECT count(*) FROM batch)
+              OR (SELECT count(*) FROM claimed) < (SELECT count(*) FROM changes)
+            THEN recording_store_fallback() ELSE true END AS all_new
+"""
+)
+# Raised by recording_store_fallback().
+NOT_ALL_NEW = "RC001"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +228,7 @@ class Rows:
     envelope: str
     payloads: list[bytes]
     digests: list[bytes]
+    sizes: list[int]  # each batch's events
 
 
 def pack(group: Sequence[Batch]) -> Rows:
@@ -199,6 +253,7 @@ def pack(group: Sequence[Batch]) -> Rows:
         ),
         payloads=[e.payload for batch in group for e in batch.events],
         digests=[e.digest for batch in group for e in batch.events],
+        sizes=[len(batch.events) for batch in group],
     )
 
 
@@ -219,6 +274,24 @@ class Stored:
 async def store_batches(conn: Any, rows: Rows) -> list[Stored]:
     """Store what is new of each packed batch for its key's user, all atomically; one
     outcome per batch, in order."""
+    outcomes = await store_new(conn, rows)
+    return outcomes if outcomes is not None else await store_all(conn, rows)
+
+
+async def store_new(conn: Any, rows: Rows) -> list[Stored] | None:
+    """The lean statement: the outcomes if the group was all new, else None (and nothing
+    stored)."""
+    try:
+        await conn.fetch(STORE_NEW_SQL, rows.callers, rows.envelope, rows.payloads, rows.digests)
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate != NOT_ALL_NEW:
+            raise
+        return None
+    return [Stored(True, size, []) for size in rows.sizes]
+
+
+async def store_all(conn: Any, rows: Rows) -> list[Stored]:
+    """The full statement, whatever the group holds."""
     records = await conn.fetch(
         STORE_BATCHES_SQL, rows.callers, rows.envelope, rows.payloads, rows.digests
     )

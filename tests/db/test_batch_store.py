@@ -46,6 +46,12 @@ async def store(conn: Any, key: Credential, events: list[Event]) -> batches.Stor
     return stored
 
 
+async def store_full(conn: Any, key: Credential, events: list[Event]) -> batches.Stored:
+    """The full statement alone, without the lean one before it."""
+    [stored] = await batches.store_all(conn, batches.pack([batches.Batch(key, events)]))
+    return stored
+
+
 async def session_row(db: Any, sid: str) -> dict[str, Any]:
     row = await db.fetchrow("SELECT * FROM recording_session WHERE id = $1", sid)
     assert row is not None
@@ -174,7 +180,7 @@ async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_stat
         tx = rival.transaction()
         await tx.start()
         await store(rival, other.key, [ev(contested)])
-        racing = asyncio.create_task(store(racer, user.key, batch))
+        racing = asyncio.create_task(store_full(racer, user.key, batch))
         await asyncio.sleep(0.3)  # the store now waits on the rival's session row
         assert not racing.done()
         await tx.commit()
@@ -188,6 +194,32 @@ async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_stat
     assert (stored.count, stored.foreign) == (1, [1])
 
 
+async def test_the_lean_statement_undoes_itself_in_that_race_and_the_full_one_decides(
+    app: FastAPI, db: Any, user: User
+) -> None:
+    """Its upsert skips the other user's session: its counts tell, it rolls back, and the
+    full statement, with a snapshot that sees the owner, stores the rest."""
+    other = await new_user(app)
+    contested, mine = unique("s"), unique("s")
+    batch = [ev(mine, index=0), ev(contested, index=1)]
+    pool = app.state.resources.pool
+    async with pool.acquire() as rival, pool.acquire() as racer:
+        tx = rival.transaction()
+        await tx.start()
+        await store(rival, other.key, [ev(contested)])
+        racing = asyncio.create_task(store(racer, user.key, batch))
+        await asyncio.sleep(0.3)  # the lean statement now waits on the rival's session row
+        assert not racing.done()
+        assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
+        await tx.commit()
+        stored = await racing
+    assert (stored.count, stored.foreign, stored.repeated) == (1, [1], [])
+    assert (await session_row(db, mine))["event_count"] == 1
+    contested_row = await session_row(db, contested)
+    assert (contested_row["user_id"], contested_row["event_count"]) == (other.id, 1)
+    assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = $1", batch[1].id) == 0
+
+
 async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
     assert await keys_repo.revoke_key(db, user.key.prefix)
     sid = unique("s")
@@ -196,14 +228,19 @@ async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", sid) == 0
 
 
-async def test_the_statement_keeps_a_generic_plan(db: Any, user: User) -> None:
+async def test_both_statements_keep_a_generic_plan(db: Any, user: User) -> None:
     """A statement planned at every execution cost ~0.9 ms more per batch in PostgreSQL;
-    the planner keeps a custom plan when it sizes a parameter by its value (arrays did)."""
-    for _ in range(8):
-        await store(db, user.key, [ev(unique("s"))])
-    plans = await db.fetchrow(
-        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
-        batches.STORE_BATCHES_SQL,
-    )
-    assert plans is not None
-    assert plans["generic_plans"] >= 3
+    the planner keeps a custom plan when it sizes a parameter by its value (arrays did).
+    New events take the lean statement; re-sent ones, after it, the full one."""
+    sent = [[ev(unique("s"))] for _ in range(8)]
+    for events in sent:
+        await store(db, user.key, events)
+    for events in sent:
+        assert (await store(db, user.key, events)).repeated == [0]
+    for sql in (batches.STORE_NEW_SQL, batches.STORE_BATCHES_SQL):
+        plans = await db.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            sql,
+        )
+        assert plans is not None
+        assert plans["generic_plans"] >= 3

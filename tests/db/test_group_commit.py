@@ -18,7 +18,7 @@ from app import auth
 from app.group_commit import SOLO_BYTES, GroupCommitter
 from app.pool import connection
 from app.repository import api_keys as keys_repo
-from app.repository.batches import STORE_BATCHES_SQL, Batch, Stored
+from app.repository.batches import STORE_BATCHES_SQL, STORE_NEW_SQL, Batch, Stored
 from app.validation import Event
 from tests.conftest import make_user
 from tests.factories import unique
@@ -36,13 +36,15 @@ def ev(session: str, event_id: str | None = None, payload: bytes = b"{}", minute
 
 class Gate:
     """The app's pool behind a gate, counting the connections taken and the store
-    statements sent on them."""
+    statements sent on them: each store begins with the lean statement (`statements`);
+    a group that was not all new then takes the full one (`fallbacks`)."""
 
     def __init__(self, app: FastAPI) -> None:
         self.resources = app.state.resources
         self.open = asyncio.Event()
         self.taken = 0
         self.statements = 0
+        self.fallbacks = 0
         self.lose_at = 0  # the store statement (1, 2, ...) whose connection is lost
 
     @asynccontextmanager
@@ -64,6 +66,8 @@ class Counted:
 
     async def fetch(self, query: str, *args: Any) -> Any:
         if query == STORE_BATCHES_SQL:
+            self._gate.fallbacks += 1
+        if query == STORE_NEW_SQL:
             self._gate.statements += 1
             if self._gate.statements == self._gate.lose_at:
                 raise asyncpg.ConnectionDoesNotExistError("connection lost (injected)")
@@ -151,6 +155,7 @@ async def test_each_batch_of_a_group_gets_its_own_outcome(
     await first
     mixed, refused = await asyncio.gather(*queued)
     assert gate.statements == 3  # bob's, the first, then one for both queued batches
+    assert gate.fallbacks == 1  # the last group was not all new: the full statement took it
     assert (mixed.authorized, mixed.count, mixed.foreign) == (True, 2, [1])
     assert (refused.authorized, refused.count) == (False, 0)
     assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", lost) == 0
@@ -180,6 +185,7 @@ async def test_batches_sharing_an_id_or_a_session_go_in_separate_statements(
     outcomes = await asyncio.gather(*queued)
     assert [o.count for o in outcomes] == [1, 1, 1, 1]  # the shared id is a duplicate once
     assert gate.statements == 3
+    assert gate.fallbacks == 1  # the group with the shared id
     counts = await db.fetch(
         "SELECT id, event_count FROM recording_session WHERE id = ANY($1)", [x, y, z]
     )
