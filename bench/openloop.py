@@ -8,7 +8,9 @@ moment: a stall delays every request scheduled during it, and all of that delay 
 answer never holds back the next send.
 
 For 100-event and 1-event batches: the saturation rate (closed loop, 16 connections, the
-same client), then 25%, 50% and 75% of it, each for `--seconds`. The load comes from
+same client), then 25%, 50% and 75% of it, each `--repeats` times for `--seconds`, the
+loads taking turns; a load's figures are the medians of its runs, each run's kept beside
+them with the host's idle and steal time. The load comes from
 bench/openloop.c (built with the system's C compiler), as it would from wrk2; the Python
 client below is the fallback (`--generator python`). Run by `make bench-openloop`
 against `serve --workers 2` on a fresh database; writes JSON and a latency-vs-load plot.
@@ -21,6 +23,7 @@ import asyncio
 import gc
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -276,18 +279,26 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         await load.saturation(run + "w", size, 2, 16)  # warm up
         await settle(url)
         rate = await load.saturation(run, size, args.saturation_seconds, 16)
-        points = []
-        for share in LOADS:
-            await settle(url)
-            point = await load.open_loop(f"{run}-{share}", size, rate * share, args.seconds)
-            point["load"] = share
-            points.append(point)
-            print(
-                f"{size}-event batches at {share:.0%} of {rate:,.0f} req/s: "
-                f"p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
-                f"max {point['max_ms']} ms, {point['failures']} failures",
-                flush=True,
-            )
+        # The host's speed swings within a minute: each load is measured `--repeats` times,
+        # the loads taking turns, and its figures are the medians of those runs.
+        runs: dict[float, list[dict[str, Any]]] = {share: [] for share in LOADS}
+        for repeat in range(args.repeats):
+            for share in LOADS:
+                await settle(url)
+                busy = HostTime()
+                point = await load.open_loop(
+                    f"{run}-{share}-{repeat}", size, rate * share, args.seconds
+                )
+                point.update(busy.shares())
+                runs[share].append(point)
+                print(
+                    f"{size}-event batches at {share:.0%} of {rate:,.0f} req/s: "
+                    f"p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
+                    f"max {point['max_ms']} ms, {point['failures']} failures, "
+                    f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%",
+                    flush=True,
+                )
+        points = [summary(share, runs[share]) for share in LOADS]
         load.close()
         results[f"{size}-event"] = {
             "saturation_rps": round(rate, 1),
@@ -295,6 +306,38 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
             "points": points,
         }
     return results
+
+
+class HostTime:
+    """The host's CPU time from now on, by kind (/proc/stat): how idle the two cores were
+    during a point, and how much time the hypervisor took from them (steal)."""
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> list[int]:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:9]]
+
+    def shares(self) -> dict[str, float]:
+        spent = [b - a for a, b in zip(self.start, self._read(), strict=True)]
+        total = sum(spent) or 1
+        return {
+            "idle_pct": round(100 * spent[3] / total, 1),
+            "steal_pct": round(100 * spent[7] / total, 1),
+        }
+
+
+def summary(share: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One load's figures: the medians of its runs (the worst for `max_ms`), and the runs."""
+    point: dict[str, Any] = {"load": share}
+    for key in ("p50_ms", "p90_ms", "p99_ms", "idle_pct", "steal_pct"):
+        point[key] = round(statistics.median(r[key] for r in runs), 2)
+    point["max_ms"] = max(r["max_ms"] for r in runs)
+    point["failures"] = sum(r["failures"] for r in runs)
+    point["runs"] = runs
+    return point
 
 
 def plot(results: dict[str, Any], image: Path) -> None:
@@ -309,9 +352,11 @@ def plot(results: dict[str, Any], image: Path) -> None:
         loads = [p["load"] * 100 for p in result["points"]]
         for key, style in (("p50_ms", "o-"), ("p99_ms", "s-"), ("max_ms", "x--")):
             axis.plot(loads, [p[key] for p in result["points"]], style, label=key[:-3])
+        each = [(p["load"] * 100, r["p99_ms"]) for p in result["points"] for r in p["runs"]]
+        axis.plot(*zip(*each, strict=True), ".", color="grey", label="p99 of each run")
         axis.set_title(f"{name} batches (saturation {result['saturation_rps']:,.0f} req/s)")
         axis.set_xlabel("load, % of saturation (open loop)")
-        axis.set_ylabel("latency from intended start, ms")
+        axis.set_ylabel("latency from intended start, ms (medians of runs)")
         axis.set_yscale("log")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
@@ -322,7 +367,8 @@ def plot(results: dict[str, Any], image: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 1])
-    parser.add_argument("--seconds", type=float, default=15.0, help="per load point")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per run of a load")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each load, in turn")
     parser.add_argument("--saturation-seconds", type=float, default=8.0)
     parser.add_argument("--workers", type=int, default=2, help="serve --workers N")
     parser.add_argument(
