@@ -350,8 +350,12 @@ def plot(results: dict[str, Any], image: Path) -> None:
     figure, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4), squeeze=False)
     for axis, (name, result) in zip(axes[0], scenarios.items(), strict=True):
         loads = [p["load"] * 100 for p in result["points"]]
-        for key, style in (("p50_ms", "o-"), ("p99_ms", "s-"), ("max_ms", "x--")):
-            axis.plot(loads, [p[key] for p in result["points"]], style, label=key[:-3])
+        for key, style, label in (
+            ("p50_ms", "o-", "p50"),
+            ("p99_ms", "s-", "p99"),
+            ("max_ms", "x--", "max (worst run)"),
+        ):
+            axis.plot(loads, [p[key] for p in result["points"]], style, label=label)
         each = [(p["load"] * 100, r["p99_ms"]) for p in result["points"] for r in p["runs"]]
         axis.plot(*zip(*each, strict=True), ".", color="grey", label="p99 of each run")
         axis.set_title(f"{name} batches (saturation {result['saturation_rps']:,.0f} req/s)")
