@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import auth, repository
 from app.repository import batches
 from app.validation import Event
+from bench.openloop import TEXT
 from bench.run import create_user, fresh_database
 
-TEXT = "Refactor the parser: quoted names, café naïve 日本語, paths like C:/tmp/x. " * 8
 WHEN = datetime(2026, 5, 5, 12, tzinfo=UTC)
 
 

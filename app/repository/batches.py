@@ -122,8 +122,7 @@ claimed AS (
         last_event_at = GREATEST(s.last_event_at, excluded.last_event_at)
     WHERE s.user_id = excluded.user_id
     RETURNING s.id
-),
-"""
+)"""
 
 STORE_BATCHES_SQL = (
     _READ
@@ -147,7 +146,7 @@ inserted AS (
 ),
 """
     + _SESSIONS
-    + """\
+    + """,
 stored AS (
     SELECT b.job, count(*) AS n FROM inserted i JOIN batch b ON b.id = i.id GROUP BY b.job
 ),
@@ -200,7 +199,7 @@ inserted AS (
     RETURNING id, seq, session_id, type, source, source_detail, occurred_at
 ),
 """
-    + _SESSIONS.rstrip().rstrip(",")
+    + _SESSIONS
     + """
 SELECT CASE WHEN EXISTS (SELECT FROM callers k WHERE k.user_id IS NULL)
               OR (SELECT count(*) FROM inserted) < (SELECT count(*) FROM batch)

@@ -168,29 +168,50 @@ async def test_events_of_another_users_session_are_reported_not_stored(
     assert (await session_row(db, mine))["user_id"] == user.id
 
 
-async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_statement(
-    app: FastAPI, db: Any, user: User
-) -> None:
-    """The other user's uncommitted session is not in the snapshot; the upsert finds it."""
+@dataclass
+class Race:
+    """`user`'s batch, with an event in a session that `other` creates meanwhile."""
+
+    other: User
+    mine: str
+    contested: str
+    batch: list[Event]
+
+
+async def race(app: FastAPI, db: Any, user: User, store_with: Any) -> tuple[Race, Any]:
+    """`store_with` stores the batch while the other user's transaction holds the new
+    session's row; that commits once the store waits on it. The store's outcome, or its
+    error."""
     other = await new_user(app)
     contested, mine = unique("s"), unique("s")
-    batch = [ev(mine, index=0), ev(contested, index=1)]
+    found = Race(other, mine, contested, [ev(mine, index=0), ev(contested, index=1)])
     pool = app.state.resources.pool
     async with pool.acquire() as rival, pool.acquire() as racer:
         tx = rival.transaction()
         await tx.start()
         await store(rival, other.key, [ev(contested)])
-        racing = asyncio.create_task(store_full(racer, user.key, batch))
+        racing = asyncio.create_task(store_with(racer, user.key, found.batch))
         await asyncio.sleep(0.3)  # the store now waits on the rival's session row
         assert not racing.done()
+        assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
         await tx.commit()
-        with pytest.raises(asyncpg.SerializationError):
-            await racing
-    assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
-    ids = [e.id for e in batch]
+        [outcome] = await asyncio.gather(racing, return_exceptions=True)
+    return found, outcome
+
+
+async def test_a_session_created_by_another_user_meanwhile_undoes_the_whole_statement(
+    app: FastAPI, db: Any, user: User
+) -> None:
+    """The other user's uncommitted session is not in the snapshot; the upsert finds it."""
+    found, outcome = await race(app, db, user, store_full)
+    assert isinstance(outcome, asyncpg.SerializationError)
+    assert (
+        await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", found.mine) == 0
+    )
+    ids = [e.id for e in found.batch]
     assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = ANY($1)", ids) == 0
     # The service retries: the new snapshot sees the owner, and stores the rest.
-    stored = await store(db, user.key, batch)
+    stored = await store(db, user.key, found.batch)
     assert (stored.count, stored.foreign) == (1, [1])
 
 
@@ -199,25 +220,15 @@ async def test_the_lean_statement_undoes_itself_in_that_race_and_the_full_one_de
 ) -> None:
     """Its upsert skips the other user's session: its counts tell, it rolls back, and the
     full statement, with a snapshot that sees the owner, stores the rest."""
-    other = await new_user(app)
-    contested, mine = unique("s"), unique("s")
-    batch = [ev(mine, index=0), ev(contested, index=1)]
-    pool = app.state.resources.pool
-    async with pool.acquire() as rival, pool.acquire() as racer:
-        tx = rival.transaction()
-        await tx.start()
-        await store(rival, other.key, [ev(contested)])
-        racing = asyncio.create_task(store(racer, user.key, batch))
-        await asyncio.sleep(0.3)  # the lean statement now waits on the rival's session row
-        assert not racing.done()
-        assert await db.fetchval("SELECT count(*) FROM recording_session WHERE id = $1", mine) == 0
-        await tx.commit()
-        stored = await racing
+    found, stored = await race(app, db, user, store)
     assert (stored.count, stored.foreign, stored.repeated) == (1, [1], [])
-    assert (await session_row(db, mine))["event_count"] == 1
-    contested_row = await session_row(db, contested)
-    assert (contested_row["user_id"], contested_row["event_count"]) == (other.id, 1)
-    assert await db.fetchval("SELECT count(*) FROM recording_event WHERE id = $1", batch[1].id) == 0
+    assert (await session_row(db, found.mine))["event_count"] == 1
+    contested = await session_row(db, found.contested)
+    assert (contested["user_id"], contested["event_count"]) == (found.other.id, 1)
+    assert (
+        await db.fetchval("SELECT count(*) FROM recording_event WHERE id = $1", found.batch[1].id)
+        == 0
+    )
 
 
 async def test_a_revoked_key_stores_nothing(db: Any, user: User) -> None:
