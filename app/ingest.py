@@ -7,7 +7,7 @@ missing key never gets here. A dry run asks the same questions with reads only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from app.errors import Unauthorized
 from app.group_commit import GroupCommitter
 from app.repository import batches
 from app.repository.batches import Batch, Stored
-from app.validation import Event, EventValidator, Invalid, invalid
+from app.validation import Event, EventValidator, Invalid, invalid, let_go
 
 FOREIGN_SESSION = "session belongs to another user"
 ACCEPTED, DUPLICATE, CONFLICT, INVALID = "accepted", "duplicate", "conflict", "invalid"
@@ -77,12 +77,15 @@ def first_occurrences(events: list[Event]) -> list[Event]:
     return firsts
 
 
-def _ids_of(items: list[Any]) -> dict[int, str]:
-    return {
-        index: item["id"]
-        for index, item in enumerate(items)
-        if isinstance(item, dict) and isinstance(item.get("id"), str)
-    }
+def _noting_ids(items: Iterable[Any], ids: dict[int, str]) -> Iterator[Any]:
+    """Pass the items through, noting each string id by index: validation still lets
+    each item go once its payload is made, as it does without per-item results."""
+    for index, item in let_go(items):
+        if isinstance(item, dict):
+            given = item.get("id")
+            if isinstance(given, str):
+                ids[index] = given
+        yield item
 
 
 async def ingest_batch(
@@ -95,14 +98,13 @@ async def ingest_batch(
 ) -> IngestResult:
     """Validate, then store the first occurrences (with other requests' batches, maybe).
 
-    Consumes `items` (validation lets each go once its payload is made), so `with_ids`
-    (per-item results want the ids) collects them first. A batch with nothing to store
+    Consumes `items` (validation lets each go once its payload is made); `with_ids`
+    (per-item results want the ids) notes them on the way. A batch with nothing to store
     still goes to the statement: the key decides 401 there.
     """
-    ids = {}
+    ids: dict[int, str] = {}
     if with_ids:
-        items = list(items)
-        ids = _ids_of(items)
+        items = _noting_ids(items, ids)
     events, invalid_items = validator.classify(items)
     result = await _store(committer, caller, events, invalid_items, detailed=with_ids)
     result.ids = ids
@@ -205,9 +207,8 @@ async def preview_batch(
 
     It answers as ingest_batch would have at this moment; `accepted` counts what would be
     new (a concurrent writer may change that before a real send)."""
-    items = list(items)
-    ids = _ids_of(items)
-    events, invalid_items = validator.classify(items)
+    ids: dict[int, str] = {}
+    events, invalid_items = validator.classify(_noting_ids(items, ids))
     user_id = await auth.verify(conn, caller, need="ingest")
     firsts = first_occurrences(events)
     owners, digests = await batches.preview(

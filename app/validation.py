@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -128,6 +128,17 @@ def flatten_by_type(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return flat
 
 
+def let_go(items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+    """Each item with its index; a list's slot is emptied as its item is taken (a generator
+    lets go by itself), so whoever still holds the list no longer keeps the parsed batch."""
+    if isinstance(items, list):
+        for index in range(len(items)):
+            item, items[index] = items[index], None
+            yield index, item
+    else:
+        yield from enumerate(items)
+
+
 class EventValidator:
     """The event schema compiled once; `classify` splits a batch into events and rejects."""
 
@@ -152,10 +163,7 @@ class EventValidator:
         batch is never held twice (parsed, and serialized) in memory."""
         events: list[Event] = []
         invalid: list[Invalid] = []
-        parsed = items if isinstance(items, list) else None  # else a generator lets go
-        for index, item in enumerate(items):
-            if parsed is not None:
-                parsed[index] = None
+        for index, item in let_go(items):
             outcome = self.check(index, item)
             if isinstance(outcome, Event):
                 events.append(outcome)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import ingest
 from app.validation import Event, EventValidator, Invalid, load_schema
 from tests.factories import event
 
@@ -238,6 +239,24 @@ def test_classify_keeps_order_and_indexes() -> None:
     events, invalid = validator.classify([event("s-1"), 7, event("s-2"), {}])
     assert [e.index for e in events] == [0, 2]
     assert [i.index for i in invalid] == [1, 3]
+
+
+def test_classify_lets_go_of_the_callers_list() -> None:
+    """The route still holds the parsed batch's list; validation empties it as it goes, so
+    a batch is never held twice (parsed, and serialized)."""
+    items = [event("s-1"), 7, event("s-2")]
+    validator.classify(items)
+    assert items == [None, None, None]
+
+
+def test_noting_ids_for_per_item_results_still_lets_go() -> None:
+    first, second = event("s-1"), event("s-2")
+    items = [first, {"id": 5}, "x", second]
+    ids: dict[int, str] = {}
+    events, invalid = validator.classify(ingest._noting_ids(items, ids))
+    assert ids == {0: first["id"], 3: second["id"]}
+    assert [e.index for e in events] == [0, 3] and [i.index for i in invalid] == [1, 2]
+    assert items == [None, None, None, None]
 
 
 FULL = jsonschema.Draft7Validator(SCHEMA, format_checker=validator._explainer.format_checker)
