@@ -295,7 +295,7 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
                     f"{size}-event batches at {share:.0%} of {rate:,.0f} req/s: "
                     f"p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
                     f"max {point['max_ms']} ms, {point['failures']} failures, "
-                    f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%",
+                    f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%" + waits(point),
                     flush=True,
                 )
         points = [summary(share, runs[share]) for share in LOADS]
@@ -306,6 +306,13 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
             "points": points,
         }
     return results
+
+
+def waits(point: dict[str, Any]) -> str:
+    """Requests that found all of the C generator's connections busy (far past saturation)
+    and were sent as answers freed them; their latency counts from their due time."""
+    waited = point.get("waits_for_a_connection", 0)
+    return f", {waited} waited for a connection" if waited else ""
 
 
 class HostTime:
