@@ -49,7 +49,7 @@ bench: $(STAMP) ## Load benchmark (installs wrk, matplotlib): closed loop, then 
 bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; writes bench/results/sdk.json
 	$(BIN)/python bench/sdk.py --output bench/results/sdk.json
 
-bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop); writes bench/results/openloop.json
+bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop), PostgreSQL alone beside it; writes bench/results/openloop.json
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/openloop.py
 

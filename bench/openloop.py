@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import floor
 from bench.run import (
     admin,
     create_user,
@@ -268,6 +269,10 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         "load_generator": "c" if binary else "python",
     }
     print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
+    pgbench = floor.pgbench() if args.floor else None
+    alone = floor.Floor(pgbench, url, TEXT) if pgbench else None
+    if alone:
+        await admin(url, *floor.CREATE)
     for size in args.batches:
         # Ids like producers' (UUIDs, counters): a run of 19 digits, as time_ns() gives,
         # would send every body through the exact-integer check (app/body.py).
@@ -298,6 +303,16 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
                     f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%" + waits(point),
                     flush=True,
                 )
+                if alone:  # the database alone, at the same rate, right after
+                    await settle(url)
+                    point["database"] = alone.run(size, rate * share, args.seconds)
+                    print(
+                        f"  PostgreSQL alone (pgbench, one transaction a batch): "
+                        f"p50 {point['database']['p50_ms']} ms, "
+                        f"p99 {point['database']['p99_ms']} ms, "
+                        f"max {point['database']['max_ms']} ms",
+                        flush=True,
+                    )
         points = [summary(share, runs[share]) for share in LOADS]
         load.close()
         results[f"{size}-event"] = {
@@ -305,6 +320,8 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
             "saturation_events_per_s": round(rate * size),
             "points": points,
         }
+    if alone:
+        await admin(url, floor.DROP)
     return results
 
 
@@ -342,6 +359,10 @@ def summary(share: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("p50_ms", "p90_ms", "p99_ms", "idle_pct", "steal_pct"):
         point[key] = round(statistics.median(r[key] for r in runs), 2)
     point["max_ms"] = max(r["max_ms"] for r in runs)
+    alone = [r["database"] for r in runs if "database" in r]
+    if alone:
+        for key in ("p50_ms", "p99_ms"):
+            point[f"database_{key}"] = round(statistics.median(a[key] for a in alone), 2)
     point["failures"] = sum(r["failures"] for r in runs)
     point["runs"] = runs
     return point
@@ -363,6 +384,9 @@ def plot(results: dict[str, Any], image: Path) -> None:
             ("max_ms", "x--", "max (worst run)"),
         ):
             axis.plot(loads, [p[key] for p in result["points"]], style, label=label)
+        if all("database_p99_ms" in p for p in result["points"]):
+            alone = [p["database_p99_ms"] for p in result["points"]]
+            axis.plot(loads, alone, "^:", color="black", label="p99, PostgreSQL alone (pgbench)")
         each = [(p["load"] * 100, r["p99_ms"]) for p in result["points"] for r in p["runs"]]
         axis.plot(*zip(*each, strict=True), ".", color="grey", label="p99 of each run")
         axis.set_title(f"{name} batches (saturation {result['saturation_rps']:,.0f} req/s)")
@@ -394,6 +418,12 @@ def main() -> int:
         default=[],
         metavar="NAME=VALUE",
         help="a setting for the service (e.g. STORE_CONCURRENCY=2)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip PostgreSQL alone (pgbench) at each point's rate (bench/floor.py)",
     )
     parser.add_argument("--output", type=Path, default=Path("bench/results/openloop.json"))
     parser.add_argument("--plot", type=Path, default=Path("docs/performance-openloop.png"))
