@@ -124,6 +124,24 @@ claimed AS (
     RETURNING s.id
 )"""
 
+
+def _inserted(rows: str) -> str:
+    """The CTE that inserts the events of `rows` (a FROM clause over `batch b`), in id
+    order, and returns those it stored."""
+    return f"""\
+inserted AS (
+    INSERT INTO recording_event
+        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
+    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
+           convert_from(b.payload, 'UTF8')::json, b.digest
+    FROM {rows}
+    ORDER BY b.id
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
+),
+"""
+
+
 STORE_BATCHES_SQL = (
     _READ
     + """\
@@ -133,18 +151,11 @@ foreign_sessions AS (
     JOIN owners o ON o.session_id = f.id
     WHERE f.user_id <> o.user_id
 ),
-inserted AS (
-    INSERT INTO recording_event
-        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
-    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
-           convert_from(b.payload, 'UTF8')::json, b.digest
-    FROM batch b JOIN owners o ON o.session_id = b.session_id
-    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)
-    ORDER BY b.id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
-),
 """
+    + _inserted(
+        """batch b JOIN owners o ON o.session_id = b.session_id
+    WHERE b.session_id NOT IN (SELECT f.id FROM foreign_sessions f)"""
+    )
     + _SESSIONS
     + """,
 stored AS (
@@ -187,18 +198,7 @@ ORDER BY k.job
 # the full statement above stores the group instead.
 STORE_NEW_SQL = (
     _READ
-    + """\
-inserted AS (
-    INSERT INTO recording_event
-        (id, seq, session_id, type, source, source_detail, occurred_at, payload, digest)
-    SELECT b.id, b.seq, b.session_id, b.type, b.source, b.source_detail, b.occurred_at,
-           convert_from(b.payload, 'UTF8')::json, b.digest
-    FROM batch b
-    ORDER BY b.id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id, seq, session_id, type, source, source_detail, occurred_at
-),
-"""
+    + _inserted("batch b")
     + _SESSIONS
     + """
 SELECT CASE WHEN EXISTS (SELECT FROM callers k WHERE k.user_id IS NULL)
