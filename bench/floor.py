@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench.run import percentiles
 
 TABLE = "bench_floor_event"
 CLIENTS = 16
@@ -81,16 +82,11 @@ class Floor:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode:
                 raise RuntimeError(f"pgbench: {done.stderr.strip()[-500:]}")
-            latencies = sorted(
+            latencies = [
                 int(line.split()[2]) / 1000
                 for log in Path(folder).glob("log*")
                 for line in log.read_text().splitlines()
-            )
+            ]
         if not latencies:
             raise RuntimeError("pgbench logged no transactions")
-        return {
-            "transactions": len(latencies),
-            "p50_ms": round(statistics.median(latencies), 2),
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
-            "max_ms": round(latencies[-1], 2),
-        }
+        return {"transactions": len(latencies), **percentiles(latencies)}

@@ -43,6 +43,7 @@ from bench.run import (
     free_port,
     fresh_database,
     measure_ceiling,
+    percentiles,
     settle,
     start_service,
 )
@@ -187,19 +188,11 @@ async def _open_loop(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
-    ordered = sorted(latencies)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
     return {
         "rate": round(rate, 1),
         "requests": total,
         "achieved_rate": round(total / (time.monotonic() - start), 1),
-        "p50_ms": at(0.50),
-        "p90_ms": at(0.90),
-        "p99_ms": at(0.99),
-        "max_ms": round(ordered[-1] * 1000, 2),
+        **percentiles([latency * 1000 for latency in latencies]),
         "failures": failures,
         "connections": client.opened,
     }

@@ -240,6 +240,16 @@ def bracket_ceiling(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
 ORIGIN = datetime(2026, 5, 5, 12, tzinfo=UTC)
 
 
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max of latencies in ms, each one of the samples (nearest rank)."""
+    ordered = sorted(samples_ms)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -29,7 +29,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import SCRIPT, create_user, fetchval, free_port, fresh_database, start_service
+from bench.run import (
+    SCRIPT,
+    create_user,
+    fetchval,
+    free_port,
+    fresh_database,
+    percentiles,
+    start_service,
+)
 from recording_client import Recorder, event_id, events
 
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens, nothing is sent
@@ -148,15 +156,6 @@ def send_file(base: str, key: str, url: str, folder: Path, lines: int) -> dict[s
         "lines_per_s": round(lines / seconds),
         "stored": stored,
     }
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
-
-    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": round(ordered[-1], 2)}
 
 
 def stored_in(url: str, session: str) -> int:
