@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop bench-export bench-purge profile clean
+.PHONY: help install install-pgbouncer run test check bench bench-sdk bench-openloop bench-disk bench-export bench-purge profile clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench-sdk: $(STAMP) ## The producer SDK's cost per record() and its throughput; 
 bench-openloop: $(STAMP) ## Latency at 25/50/75% of saturation (open loop), PostgreSQL alone beside it; writes bench/results/openloop.json
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/openloop.py
+
+bench-disk: $(STAMP) ## The disk alone: 8 kB write + fdatasync at 300/s for 120 s, its stalls; writes bench/results/disk.json
+	$(BIN)/python bench/disk.py --seconds 120 --rate 300 --output bench/results/disk.json
 
 bench-export: $(STAMP) ## Export a 200,000-event session; the worker's RSS growth; writes bench/results/export.json
 	$(BIN)/python bench/export.py

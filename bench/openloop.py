@@ -10,8 +10,9 @@ answer never holds back the next send.
 For 100-event and 1-event batches: the saturation rate (closed loop, 16 connections, the
 same client; the median of three readings), then 25%, 50% and 75% of it, each
 `--repeats` times for `--seconds`, the loads taking turns; a load's figures are the
-medians of its runs, each run's kept beside them with the host's idle and steal time,
-and PostgreSQL alone at the same rate beside each (bench/floor.py). The load comes from
+medians of its runs, each run's kept beside them with the host's idle and steal time and
+the disk's freezes during it (bench/disk.py), and PostgreSQL alone at the same rate beside
+each (bench/floor.py). The load comes from
 bench/openloop.c (built with the system's C compiler), as it would from wrk2; the Python
 client below is the fallback (`--generator python`). Run by `make bench-openloop`
 against `serve --workers 2` on a fresh database; writes JSON and a latency-vs-load plot.
@@ -37,9 +38,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import floor
+from bench.disk import DiskWatch, device_of
 from bench.run import (
     admin,
     create_user,
+    fetchval,
     free_port,
     fresh_database,
     measure_ceiling,
@@ -263,6 +266,7 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         "load_generator": "c" if binary else "python",
     }
     print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
+    disk = await database_device(url)
     pgbench = floor.pgbench() if args.floor else None
     alone = floor.Floor(pgbench, url, TEXT) if pgbench else None
     if alone:
@@ -295,26 +299,31 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
             for share in LOADS:
                 await settle(url)
                 busy = HostTime()
-                point = await load.open_loop(
-                    f"{run}-{share}-{repeat}", size, rate * share, args.seconds
-                )
-                point.update(busy.shares())
+                with DiskWatch(disk) as watch:
+                    point = await load.open_loop(
+                        f"{run}-{share}-{repeat}", size, rate * share, args.seconds
+                    )
+                point.update(busy.shares(), **watch.report())
                 runs[share].append(point)
                 print(
                     f"{size}-event batches at {share:.0%} of {rate:,.0f} req/s: "
                     f"p50 {point['p50_ms']} ms, p99 {point['p99_ms']} ms, "
                     f"max {point['max_ms']} ms, {point['failures']} failures, "
-                    f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%" + waits(point),
+                    f"host idle {point['idle_pct']}%, steal {point['steal_pct']}%"
+                    + waits(point)
+                    + freezes(point),
                     flush=True,
                 )
                 if alone:  # the database alone, at the same rate, right after
                     await settle(url)
-                    point["database"] = alone.run(size, rate * share, args.seconds)
+                    with DiskWatch(disk) as watch:
+                        point["database"] = alone.run(size, rate * share, args.seconds)
+                    point["database"].update(watch.report())
                     print(
                         f"  PostgreSQL alone (pgbench, one transaction a batch): "
                         f"p50 {point['database']['p50_ms']} ms, "
                         f"p99 {point['database']['p99_ms']} ms, "
-                        f"max {point['database']['max_ms']} ms",
+                        f"max {point['database']['max_ms']} ms" + freezes(point["database"]),
                         flush=True,
                     )
         points = [summary(share, runs[share]) for share in LOADS]
@@ -328,6 +337,25 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
     if alone:
         await admin(url, floor.DROP)
     return results
+
+
+async def database_device(url: str) -> tuple[int, int] | None:
+    """The block device under the database's data directory, when it is on this host and
+    the role may read the setting."""
+    try:
+        return device_of(Path(await fetchval(url, "SHOW data_directory")))
+    except Exception:  # another host's server, or a role without pg_read_all_settings
+        return None
+
+
+def freezes(point: dict[str, Any]) -> str:
+    """The disk's freezes during a run (bench/disk.py): spans of 20 ms or more in which it
+    had a request in flight and completed none. Each holds every commit back."""
+    if not point.get("disk_freezes"):
+        return ""
+    return (
+        f", disk froze {point['disk_freezes']} times (longest {point['disk_freeze_max_ms']:.0f} ms)"
+    )
 
 
 def waits(point: dict[str, Any]) -> str:
@@ -369,6 +397,12 @@ def summary(share: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("p50_ms", "p99_ms"):
             point[f"database_{key}"] = round(statistics.median(a[key] for a in alone), 2)
     point["failures"] = sum(r["failures"] for r in runs)
+    if any("disk_freezes" in r for r in runs):
+        # A freeze of the disk holds back every commit, whatever runs above it: the runs
+        # without one show what the service itself does at this load.
+        point["disk_freezes"] = sum(r.get("disk_freezes", 0) for r in runs)
+        clear = [r["p99_ms"] for r in runs if not r.get("disk_freezes")]
+        point["p99_ms_runs_without_disk_freeze"] = clear
     point["runs"] = runs
     return point
 
@@ -392,8 +426,18 @@ def plot(results: dict[str, Any], image: Path) -> None:
         if all("database_p99_ms" in p for p in result["points"]):
             alone = [p["database_p99_ms"] for p in result["points"]]
             axis.plot(loads, alone, "^:", color="black", label="p99, PostgreSQL alone (pgbench)")
-        each = [(p["load"] * 100, r["p99_ms"]) for p in result["points"] for r in p["runs"]]
-        axis.plot(*zip(*each, strict=True), ".", color="grey", label="p99 of each run")
+        for frozen, style, label in (
+            (False, ".", "p99 of each run"),
+            (True, "+", "p99 of a run in which the disk froze"),
+        ):
+            each = [
+                (p["load"] * 100, r["p99_ms"])
+                for p in result["points"]
+                for r in p["runs"]
+                if bool(r.get("disk_freezes")) == frozen
+            ]
+            if each:
+                axis.plot(*zip(*each, strict=True), style, color="grey", label=label)
         axis.set_title(f"{name} batches (saturation {result['saturation_rps']:,.0f} req/s)")
         axis.set_xlabel("load, % of saturation (open loop)")
         axis.set_ylabel("latency from intended start, ms (medians of runs)")
