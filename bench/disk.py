@@ -1,7 +1,7 @@
 """The disk under the database: how long it can stall, whatever runs above it.
 
 A durable commit waits for the device to flush PostgreSQL's WAL. On the 2-core benchmark
-host the virtual disk now and then completes nothing at all for 50-770 ms, with one
+host the virtual disk now and then completes nothing at all for 50-950 ms, with one
 request in flight and nothing else running (`python bench/disk.py` shows it). At 2,330
 1-event requests a second, the slowest 1% of a 10 s run is 233 requests: one freeze of
 ~100 ms puts more than that past 5 ms, whatever the service does. So each open-loop run

@@ -266,7 +266,9 @@ async def measure(port: int, key: str, url: str, args: argparse.Namespace) -> di
         "load_generator": "c" if binary else "python",
     }
     print(f"database ceiling: {ceiling['rows_per_s']:,.0f} rows/s", flush=True)
-    disk = await database_device(url)
+    # The watch is a thread of this process: beside the Python load generator it would
+    # take the GIL from the client's event loop, so it watches the C generator's runs only.
+    disk = await database_device(url) if binary else None
     pgbench = floor.pgbench() if args.floor else None
     alone = floor.Floor(pgbench, url, TEXT) if pgbench else None
     if alone:
