@@ -94,29 +94,26 @@ class DiskWatch:
             self._thread.join()
 
     def _watch(self, device: _Device) -> None:
+        last_done, since = -1, None  # since: when the span without a completion began
         try:
-            self._sample(device)
+            while not self._stop.is_set():
+                sample = device.counters()
+                now = time.monotonic()
+                if sample is None:
+                    return
+                done, in_flight = sample
+                if done != last_done or not in_flight:
+                    self._end_span(since, now)
+                    since = now if in_flight else None
+                    last_done = done
+                elif since is None:  # a request began, and none has completed since
+                    since = now
+                self._stop.wait(self.interval)
+            self._end_span(since, time.monotonic())
         finally:
             device.close()
 
-    def _sample(self, device: _Device) -> None:
-        last_done, since = -1, None
-        while not self._stop.is_set():
-            sample = device.counters()
-            now = time.monotonic()
-            if sample is None:
-                return
-            done, in_flight = sample
-            if done != last_done or not in_flight:
-                self._close(since, now)
-                since = now if in_flight else None
-                last_done = done
-            elif since is None:
-                since = now
-            self._stop.wait(self.interval)
-        self._close(since, time.monotonic())
-
-    def _close(self, since: float | None, now: float) -> None:
+    def _end_span(self, since: float | None, now: float) -> None:
         if since is not None and (now - since) * 1000 >= FREEZE_MS:
             self.freezes.append(round((now - since) * 1000, 1))
 
