@@ -61,6 +61,7 @@ INGEST_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "schema": {"type": "string", "enum": ["items"]},
+        "example": "items",
         "description": (
             "`items`: add `results`, one `{index, id, status, errors?, details?}` per item in "
             "batch order (status accepted, duplicate, conflict or invalid), and each invalid "
@@ -73,6 +74,7 @@ INGEST_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "required": False,
         "schema": {"type": "boolean", "default": False},
+        "example": True,
         "description": (
             "`true`: validate, check the key and the sessions' owners, and report which ids "
             "are already stored (duplicate or conflict), writing nothing; always 200, with "

@@ -206,12 +206,24 @@ class SessionDeleted(BaseModel):
 class LookupRequest(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=1000, description="1–1000 event ids.")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"ids": ["sess-1-start", "sess-1-prompt", "sess-1-stop"]}]
+        }
+    }
+
 
 class LookupResult(BaseModel):
     stored: list[str] = Field(description="The ids stored in your sessions, in request order.")
     missing: list[str] = Field(
         description="The others: not stored, or stored by another user (never revealed)."
     )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"stored": ["sess-1-start", "sess-1-prompt"], "missing": ["sess-1-stop"]}]
+        }
+    }
 
 
 class Status(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import Producer
@@ -247,6 +248,44 @@ async def test_the_openapi_document_lists_the_options_and_the_codes(alice: Produ
     assert "/api/recording/sessions/{session_id}/" in document["paths"]
     assert "/api/recording/events/lookup/" in document["paths"]
     json.dumps(document)  # serializable as a whole
+
+
+# The schemas this issue added or extended, and the ones whose examples show them.
+NEW_SCHEMAS = ("IngestResult", "InvalidItem", "ItemResult", "ErrorDetail", "SessionDetail",
+               "SessionWarning", "LookupRequest", "LookupResult")  # fmt: skip
+EXAMPLED = ("IngestResult", "SessionDetail", "LookupRequest", "LookupResult")
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+async def test_every_new_field_and_parameter_has_a_valid_example(alice: Producer) -> None:
+    """Integrators learn the answers from the document: each new field shows in an example,
+    and each example is valid against its own schema."""
+    document = (await alice.client.get("/openapi.json")).json()
+    for parameter in document["paths"][INGEST]["post"]["parameters"]:
+        assert "example" in parameter, parameter["name"]
+        jsonschema.validate(parameter["example"], parameter["schema"])
+    schemas = document["components"]["schemas"]
+    shown: set[str] = set()
+    for name in EXAMPLED:
+        examples = schemas[name]["examples"]
+        assert examples, name
+        # The document itself is the root, so that its $refs resolve.
+        validator = jsonschema.Draft202012Validator(
+            {**document, "$ref": f"#/components/schemas/{name}"}
+        )
+        for example in examples:
+            assert not list(validator.iter_errors(example)), (name, example)
+            shown |= _keys(example)
+    for name in NEW_SCHEMAS:
+        missing = set(schemas[name]["properties"]) - shown
+        assert not missing, f"{name}: no example shows {sorted(missing)}"
 
 
 @pytest.mark.parametrize(
