@@ -19,6 +19,7 @@ async def create_pool(settings: Settings, database_url: str) -> Any:
         database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        max_queries=settings.pool_max_queries,
         statement_cache_size=settings.statement_cache_size,
         server_settings=server_settings,
         reset=_keep_session,
