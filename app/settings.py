@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         default=10_000_000,
         ge=1,
         description="Statements a pooled connection runs before it is replaced. The driver's "
-        "default (50,000) replaced the store connection every ~40 s under load, and each "
+        "default (50,000) replaced the store connection every ~36 s under load, and each "
         "replacement stalled the batches behind it for a new backend and a re-prepare.",
     )
     pool_acquire_timeout: float = Field(
